@@ -63,7 +63,8 @@ def record(
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     if actor is not None and not actor_label:
-        actor_label = actor.get_username()
+        # Agents know each other by e-mail; usernames are internal (or the directory's).
+        actor_label = actor.email or actor.get_username()
     if details is None:
         details = {}
     if request is not None:

@@ -25,7 +25,10 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(label="Action", required=False)
     actor = forms.CharField(label="Identifiant", required=False, max_length=254)
     direction = forms.ModelChoiceField(
-        label="Direction", queryset=Direction.objects.order_by("name"), required=False
+        label="Direction",
+        queryset=Direction.objects.order_by("name"),
+        required=False,
+        empty_label="Toutes",
     )
     since = forms.DateField(
         label="Du", required=False, widget=forms.DateInput(attrs={"type": "date"})

@@ -1,0 +1,97 @@
+"""A person logs into the portal and sees the modules of their roles, nothing more."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from core import demo
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def demo_city():
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
+def login(page, live_server, email: str) -> None:
+    page.goto(f"{live_server.url}/")
+    # Anonymous visitors land on the login page.
+    assert "/comptes/login/" in page.url
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_label("Mot de passe").fill(demo.DEMO_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(f"{live_server.url}/")
+
+
+def nav_labels(page) -> list[str]:
+    return page.locator("nav.main-nav a").all_inner_texts()
+
+
+def test_agent_sees_only_agent_modules(page, live_server, demo_city, screenshot):
+    login(page, live_server, f"agent.proprete@{demo.DEMO_DOMAIN}")
+    assert page.get_by_role("heading", level=1).inner_text() == "Bonjour Lucie"
+    assert nav_labels(page) == ["Accueil", "Annuaire", "Actualités"]
+    header = page.locator("header").inner_text()
+    assert "Direction de la propreté urbaine" in header
+    # News of another direction restricted to it must not show; internal news does.
+    body = page.locator("main").inner_text()
+    assert "Plan hivernal de déneigement" in body
+    assert "Préparation budgétaire" not in body
+    screenshot("portail-agent")
+
+    # Keyboard: the first Tab reaches the skip link, which moves the focus to the content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Aller au contenu"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "contenu"
+
+    page.goto(f"{live_server.url}/audit/")
+    assert page.get_by_role("heading", level=1).inner_text() == "Accès refusé"
+
+
+def test_ai_admin_sees_audit_and_administration(page, live_server, demo_city, screenshot):
+    login(page, live_server, f"dsi.responsable@{demo.DEMO_DOMAIN}")
+    assert nav_labels(page) == [
+        "Accueil",
+        "Annuaire",
+        "Actualités",
+        "Journal d'audit",
+        "Administration",
+    ]
+    screenshot("portail-admin-ia")
+    page.get_by_role("link", name="Journal d'audit").first.click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Journal d'audit"
+    assert "dsi.responsable@clairval.example" in page.locator("table").inner_text()
+    screenshot("journal-audit")
+
+
+def test_login_error_is_french_and_keyboard_reachable(page, live_server, demo_city, screenshot):
+    page.goto(f"{live_server.url}/comptes/login/")
+    # The e-mail field has the focus: a keyboard user types straight away.
+    assert page.evaluate("document.activeElement.name") == "login"
+    page.get_by_label("Adresse e-mail").fill(f"juriste@{demo.DEMO_DOMAIN}")
+    page.get_by_label("Mot de passe").fill("mauvais mot de passe")
+    page.get_by_label("Mot de passe").press("Enter")
+    alert = page.get_by_role("alert")
+    assert "adresse e-mail" in alert.inner_text().lower()
+    assert page.locator("html").get_attribute("lang") == "fr"
+    screenshot("connexion-erreur")
+
+
+def test_manager_publishes_news_for_own_direction(page, live_server, demo_city, screenshot):
+    login(page, live_server, f"finances@{demo.DEMO_DOMAIN}")
+    page.get_by_role("link", name="Actualités").first.click()
+    page.get_by_role("link", name="Publier une actualité").click()
+    options = page.get_by_label("Direction").locator("option").all_inner_texts()
+    assert options == ["Direction des finances et de la commande publique (FIN)"]
+    page.get_by_label("Titre").fill("Fermeture exceptionnelle du guichet")
+    page.get_by_label("Texte").fill("Le guichet des régies sera fermé vendredi.")
+    page.get_by_label("Visibilité").select_option("internal")
+    page.get_by_role("button", name="Publier").click()
+    assert page.get_by_role("heading", level=1).inner_text() == (
+        "Fermeture exceptionnelle du guichet"
+    )
+    assert "L'actualité est publiée." in page.locator(".messages").inner_text()
+    screenshot("actualite-publiee")
