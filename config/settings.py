@@ -62,11 +62,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Every view requires a login unless it is decorated with `login_not_required`
-    # (see core.access.public_view): one rule, no list of exceptions.
+    # (django.contrib.auth.decorators): one rule, no list of exceptions.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "core.middleware.MFARequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After MessageMiddleware: it leaves a warning for the page it redirects to.
+    "core.middleware.MFARequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -166,6 +167,8 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{CITY_NAME} – Intranet] "
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_PREVENT_ENUMERATION = True
+# No mail to addresses without an account: it would invite to a sign-up that is closed.
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env_str("LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key"),
     "reset_password": "20/m/ip,5/m/key",
@@ -227,6 +230,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "API interne de l'espace de travail numérique. Mêmes droits que le portail.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # drf-spectacular serves the schema and Swagger UI to anyone by default (AllowAny).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Swagger UI assets are served from our own static files: no CDN on a city network.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -294,7 +299,8 @@ if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "SAMEORIGIN"
+# Nothing frames the portal; a view that must be framed uses `xframe_options_sameorigin`.
+X_FRAME_OPTIONS = "DENY"
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {

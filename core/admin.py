@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
@@ -20,7 +21,9 @@ class CityUserCreationForm(UserCreationForm):
     def clean_email(self):
         email = self.cleaned_data["email"].strip().lower()
         if User.objects.filter(email__iexact=email).exists():
-            raise self.error_class(["Un compte utilise déjà cette adresse e-mail."])
+            raise forms.ValidationError(
+                "Un compte utilise déjà cette adresse e-mail.", code="unique"
+            )
         return email
 
 
@@ -31,7 +34,9 @@ class CityUserChangeForm(UserChangeForm):
     def clean_email(self):
         email = self.cleaned_data["email"].strip().lower()
         if User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
-            raise self.error_class(["Un compte utilise déjà cette adresse e-mail."])
+            raise forms.ValidationError(
+                "Un compte utilise déjà cette adresse e-mail.", code="unique"
+            )
         return email
 
 

@@ -69,7 +69,7 @@ class Direction(models.Model):
         unique=True,
         validators=[
             RegexValidator(
-                r"^[A-Z0-9][A-Z0-9_-]*$",
+                r"^[A-Z0-9][A-Z0-9_-]*\Z",
                 "Le code ne contient que des majuscules, des chiffres, « - » et « _ ».",
             )
         ],
@@ -104,12 +104,17 @@ class Direction(models.Model):
                 {"parent": "Une direction ne peut pas être rattachée à elle-même."}
             )
         ancestor = self.parent
-        while ancestor is not None:
+        seen: set[int] = set()
+        # `seen` also stops on a loop already in the database above us (saved unvalidated).
+        while ancestor is not None and ancestor.pk not in seen:
             if self.pk and ancestor.pk == self.pk:
                 raise ValidationError(
                     {"parent": "Ce rattachement créerait une boucle dans l'organigramme."}
                 )
+            seen.add(ancestor.pk)
             ancestor = ancestor.parent
+        if self.kind not in self.RANK or self.parent.kind not in self.RANK:
+            return  # an unknown level is reported by clean_fields(), not by a crash here
         if self.RANK[self.Kind(self.parent.kind)] >= self.RANK[self.Kind(self.kind)]:
             raise ValidationError(
                 {

@@ -8,7 +8,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from core import access
-from core.models import Announcement, AuditEvent, Direction, Membership, User
+from core.models import Announcement, AuditEvent, Direction, Membership
 
 
 def user_directions(user) -> list[Direction]:
@@ -98,7 +98,3 @@ def audit_events(
 
 def audit_actions() -> list[str]:
     return list(AuditEvent.objects.order_by().values_list("action", flat=True).distinct())
-
-
-def active_users_count() -> int:
-    return User.objects.filter(is_active=True).count()
