@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "core.apps.CoreConfig",
+    "ai.apps.AiConfig",
 ]
 
 MIDDLEWARE = [
@@ -124,7 +125,7 @@ Q_CLUSTER: dict = {
     "workers": env_int("Q_WORKERS", 2),
     "timeout": env_int("Q_TIMEOUT", 1800),
     # `retry` must exceed `timeout`, or a long task is handed to a second worker while it runs.
-    "retry": env_int("Q_TIMEOUT", 1800) + 300,
+    "retry": env_int("Q_RETRY", env_int("Q_TIMEOUT", 1800) + 300),
     "max_attempts": env_int("Q_MAX_ATTEMPTS", 3),
     "queue_limit": 50,
     "label": "Tâches de fond",
@@ -242,6 +243,12 @@ SPECTACULAR_SETTINGS = {
 QDRANT_URL = env_optional("QDRANT_URL")
 QDRANT_API_KEY = env_optional("QDRANT_API_KEY")
 QDRANT_PATH = Path(env_str("QDRANT_PATH", str(DATA_DIR / "qdrant")))
+QDRANT_COLLECTION = env_str("QDRANT_COLLECTION", "workplace_chunks")
+# The web process pushes new chunks from SQL to Qdrant every few seconds (it owns the local
+# folder); turn off in processes that must not open it.
+AI_INDEX_SYNC = env_bool("AI_INDEX_SYNC", True)
+AI_SYNC_INTERVAL = float(env_str("AI_SYNC_INTERVAL", "2"))
+AI_MAX_ATTEMPTS = env_int("AI_MAX_ATTEMPTS", 3)
 LLM_PROVIDER = env_str("LLM_PROVIDER", "extractive")
 MISTRAL_API_KEY = env_optional("MISTRAL_API_KEY")
 MISTRAL_MODEL = env_str("MISTRAL_MODEL", "mistral-small-latest")
@@ -313,5 +320,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.request": {"level": "ERROR"},
+        # "Ignoring wrong pointing object" on many real PDFs: harmless, and very noisy.
+        "pypdf": {"level": "ERROR"},
     },
 }

@@ -14,5 +14,6 @@ handler403 = "core.views.permission_denied"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("comptes/", include("allauth.urls")),
+    path("", include("ai.urls")),
     path("", include("core.urls")),
 ]

@@ -36,6 +36,12 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "core.view_direction",
         "core.view_auditevent",
         "core.view_membership",
+        "ai.add_collection",
+        "ai.change_collection",
+        "ai.delete_collection",
+        "ai.add_source",
+        "ai.change_source",
+        "ai.view_as",
     ),
 }
 

@@ -1,0 +1,30 @@
+from django.apps import AppConfig
+
+
+class AiConfig(AppConfig):
+    name = "ai"
+    verbose_name = "Intelligence artificielle"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from core.modules import Module, register
+
+        register(
+            Module(
+                "recherche",
+                "Recherche",
+                "ai:search",
+                "Cherchez dans tous les documents auxquels vous avez accès.",
+                order=5,
+            )
+        )
+        register(
+            Module(
+                "console_ia",
+                "Console IA",
+                "ai:console",
+                "Bases de connaissances, sources, indexation et contrôle des droits.",
+                permissions=("ai.change_collection",),
+                order=800,
+            )
+        )

@@ -1,0 +1,188 @@
+"""Search with access control, in one place.
+
+The Qdrant filter is built here, server-side, from the user (core.access); nothing from the
+client can widen it. Hits are then checked again against the database through the selectors,
+and anything they do not return is dropped.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+from qdrant_client import models
+
+from ai import selectors
+from ai.embedding import embed_dense
+from ai.models import Chunk, Collection
+from ai.store import VectorStore, get_store
+from ai.text import analyze, query_sparse
+from core import access
+from core.models import Visibility
+
+
+class AccessRefused(PermissionDenied):
+    """The user may see nothing: the query is refused rather than run unfiltered."""
+
+
+@dataclass
+class SearchFilters:
+    collection_ids: list[int] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)
+    since: date | None = None
+    until: date | None = None
+
+
+@dataclass
+class SearchResult:
+    chunk: Chunk
+    score: float
+    snippet: str  # HTML-safe, matches wrapped in <mark>
+
+    @property
+    def document(self):
+        return self.chunk.document
+
+    @property
+    def page(self) -> int:
+        return self.chunk.page
+
+
+def access_filter(user) -> models.Filter | None:
+    """Qdrant filter of what `user` may read; None only for superusers (everything)."""
+    scope = access.scope_for(user)
+    if scope.everything:
+        return None
+    should: list[models.Condition] = []
+    if scope.public:
+        should.append(
+            models.FieldCondition(key="visibility", match=models.MatchValue(value="public"))
+        )
+    if scope.internal:
+        should.append(
+            models.FieldCondition(
+                key="visibility", match=models.MatchValue(value=Visibility.INTERNAL.value)
+            )
+        )
+    if scope.direction_ids:
+        should.append(
+            models.FieldCondition(
+                key="direction_id", match=models.MatchAny(any=sorted(scope.direction_ids))
+            )
+        )
+    shared = access.shared_ids(user, Collection)
+    if shared:
+        should.append(
+            models.FieldCondition(key="collection_id", match=models.MatchAny(any=sorted(shared)))
+        )
+    if not should:
+        raise AccessRefused("Vous n'avez accès à aucun document.")
+    return models.Filter(should=should)
+
+
+def _narrowing(filters: SearchFilters | None) -> list[models.Condition]:
+    if filters is None:
+        return []
+    must: list[models.Condition] = []
+    if filters.collection_ids:
+        must.append(
+            models.FieldCondition(
+                key="collection_id", match=models.MatchAny(any=list(filters.collection_ids))
+            )
+        )
+    if filters.formats:
+        must.append(
+            models.FieldCondition(key="format", match=models.MatchAny(any=list(filters.formats)))
+        )
+    tz = timezone.get_current_timezone()
+    if filters.since or filters.until:
+        rng = models.Range(
+            gte=datetime.combine(filters.since, time.min, tzinfo=tz).timestamp()
+            if filters.since
+            else None,
+            lte=datetime.combine(filters.until, time.max, tzinfo=tz).timestamp()
+            if filters.until
+            else None,
+        )
+        must.append(models.FieldCondition(key="date", range=rng))
+    return must
+
+
+def build_filter(user, filters: SearchFilters | None = None) -> models.Filter | None:
+    base = access_filter(user)
+    must = _narrowing(filters)
+    if base is None and not must:
+        return None
+    if base is None:
+        return models.Filter(must=must)
+    # The access part is nested so narrowing can only ever shrink it.
+    return models.Filter(must=[base, *must])
+
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def snippet(text: str, query: str, width: int = 320) -> str:
+    """An HTML-escaped excerpt around the first match, matching words in <mark>."""
+    stems = set(analyze(query))
+    words = list(_WORD.finditer(text))
+    hits = [m for m in words if stems and set(analyze(m.group())) & stems]
+    start = 0
+    if hits:
+        start = max(0, hits[0].start() - width // 3)
+        space = text.rfind(" ", 0, start)
+        start = space + 1 if space > 0 else start
+    end = min(len(text), start + width)
+    excerpt = text[start:end]
+    out, pos = [], 0
+    for m in hits:
+        if m.start() < start or m.end() > end:
+            continue
+        s, e = m.start() - start, m.end() - start
+        out.append(html.escape(excerpt[pos:s]))
+        out.append(f"<mark>{html.escape(excerpt[s:e])}</mark>")
+        pos = e
+    out.append(html.escape(excerpt[pos:]))
+    prefix = "… " if start > 0 else ""
+    suffix = " …" if end < len(text) else ""
+    return prefix + "".join(out) + suffix
+
+
+def search(
+    user,
+    query: str,
+    *,
+    filters: SearchFilters | None = None,
+    limit: int = 10,
+    mode: str = "hybrid",
+    store: VectorStore | None = None,
+) -> list[SearchResult]:
+    """Hybrid search over what `user` may read, best first."""
+    query = (query or "").strip()
+    if not query:
+        return []
+    qfilter = build_filter(user, filters)
+    store = store or get_store()
+    dense = embed_dense([query])[0].tolist() if mode != "sparse" else [0.0]
+    hits = store.hybrid_query(dense, query_sparse(query), qfilter, limit=limit * 2, mode=mode)
+    if not hits:
+        return []
+    # Second check, against the database: drop whatever the user's selectors do not return.
+    chunks = {
+        str(c.pk): c
+        for c in selectors.visible_chunks(user)
+        .filter(pk__in=[h.point_id for h in hits])
+        .select_related("document", "document__collection", "document__source")
+    }
+    results = []
+    for hit in hits:
+        chunk = chunks.get(hit.point_id)
+        if chunk is not None:
+            results.append(SearchResult(chunk, hit.score, snippet(chunk.text, query)))
+        if len(results) >= limit:
+            break
+    return results

@@ -1,0 +1,105 @@
+"""Reads of the AI layer; every selector takes the requesting user and goes through core.access."""
+
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+from django.http import Http404, HttpRequest
+
+from ai.models import Chunk, Collection, Document, IngestionRun, Source
+from core import access
+
+
+def visible_collections(user) -> QuerySet[Collection]:
+    return access.filter_visible(user, Collection.objects.select_related("direction"))
+
+
+def visible_documents(user) -> QuerySet[Document]:
+    return Document.objects.filter(collection__in=visible_collections(user).values("pk"))
+
+
+def visible_chunks(user) -> QuerySet[Chunk]:
+    return Chunk.objects.filter(collection__in=visible_collections(user).values("pk"))
+
+
+def get_document(user, pk, request: HttpRequest | None = None) -> Document:
+    """A document the user may read, or 404 (a denial is audited through its collection)."""
+    try:
+        document = Document.objects.select_related("collection", "source").get(pk=pk)
+    except (Document.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("Aucun document ne correspond à la demande.") from exc
+    access.get_visible_or_404(user, Collection, request=request, pk=document.collection_id)
+    return document
+
+
+def managed_collections(user) -> QuerySet[Collection]:
+    """Collections the user may administer: their role allows it, on their directions."""
+    if not user.has_perm("ai.change_collection"):
+        return Collection.objects.none()
+    qs = Collection.objects.select_related("direction").annotate(
+        document_count=Count("documents", distinct=True)
+    )
+    if user.is_superuser:
+        return qs
+    return qs.filter(direction_id__in=access.writable_direction_ids(user))
+
+
+def get_managed_collection(user, pk, request: HttpRequest | None = None) -> Collection:
+    collection = managed_collections(user).filter(pk=pk).first()
+    if collection is None:
+        raise Http404("Aucune base ne correspond à la demande.")
+    return collection
+
+
+def get_managed_source(user, pk) -> Source:
+    source = (
+        Source.objects.select_related("collection")
+        .filter(pk=pk, collection__in=managed_collections(user).values("pk"))
+        .first()
+    )
+    if source is None:
+        raise Http404("Aucune source ne correspond à la demande.")
+    return source
+
+
+def source_runs(source: Source) -> QuerySet[IngestionRun]:
+    return source.runs.all()[:20]
+
+
+def run_counts(run: IngestionRun) -> dict[str, int]:
+    """Counts of a run, derived from its documents' outcomes (right even after redelivery)."""
+    rows = (
+        Document.objects.filter(last_run=run)
+        .values("last_outcome")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts = {"new": 0, "updated": 0, "unchanged": 0, "failed": 0}
+    for row in rows:
+        if row["last_outcome"] in counts:
+            counts[row["last_outcome"]] = row["n"]
+    counts["done"] = sum(counts.values())
+    counts["deleted"] = run.deleted
+    counts["total"] = run.total
+    return counts
+
+
+def get_managed_run(user, pk) -> IngestionRun:
+    run = (
+        IngestionRun.objects.select_related("source")
+        .filter(pk=pk, source__collection__in=managed_collections(user).values("pk"))
+        .first()
+    )
+    if run is None:
+        raise Http404("Aucune exécution ne correspond à la demande.")
+    return run
+
+
+def get_managed_document(user, pk) -> Document:
+    document = (
+        Document.objects.select_related("collection", "source")
+        .filter(pk=pk, collection__in=managed_collections(user).values("pk"))
+        .first()
+    )
+    if document is None:
+        raise Http404("Aucun document ne correspond à la demande.")
+    return document
