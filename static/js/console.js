@@ -40,3 +40,27 @@
     input.addEventListener("change", show);
   }
 })();
+
+// Source form: show only the settings of the chosen kind of source.
+(function () {
+  "use strict";
+  var form = document.querySelector("[data-source-form]");
+  if (!form) return;
+  var kinds = {
+    folder: ["folder_path", "folder_include"],
+    website: ["start_urls", "include", "exclude", "max_depth", "max_pages"],
+    sql: ["sql_url", "sql_query", "title_template", "body_template", "key_column"],
+    upload: []
+  };
+  var select = form.querySelector('select[name="src-kind"]');
+  function update() {
+    Object.keys(kinds).forEach(function (kind) {
+      kinds[kind].forEach(function (name) {
+        var input = form.querySelector('[name="src-' + name + '"]');
+        var box = input && input.closest(".field");
+        if (box) box.hidden = kind !== select.value;
+      });
+    });
+  }
+  if (select) { select.addEventListener("change", update); update(); }
+})();

@@ -97,3 +97,39 @@ def test_manager_publishes_news_for_own_direction(page, live_server, demo_city, 
     )
     assert "L'actualité est publiée." in page.locator(".messages").inner_text()
     screenshot("actualite-publiee")
+
+
+@pytest.fixture
+def indexed_demo(demo_city, settings):
+    from pathlib import Path
+
+    from ai import store
+    from ai.index_sync import sync_pending
+
+    settings.QDRANT_URL = None
+    settings.QDRANT_PATH = Path(":memory:")
+    store.reset_store()
+    sync_pending()
+    yield
+    store.reset_store()
+
+
+def test_search_cites_own_direction_documents_only(page, live_server, indexed_demo, screenshot):
+    login(page, live_server, f"drh@{demo.DEMO_DOMAIN}")
+    page.get_by_role("link", name="Recherche").first.click()
+    page.get_by_label("Rechercher").fill("comment me faire rembourser un déplacement")
+    page.get_by_label("Rechercher").press("Enter")
+    first = page.locator(".result__title a").first
+    assert first.inner_text() == "Remboursement des frais de déplacement"
+    screenshot("recherche-drh")
+    first.click()
+    assert page.locator("#page-1").is_visible()
+    assert "Procédures RH" in page.locator("main").inner_text()
+
+    # An agent of another direction never sees the RH procedure, even asked word for word.
+    other = page.context.browser.new_context(locale="fr-FR").new_page()
+    login(other, live_server, f"technicien@{demo.DEMO_DOMAIN}")
+    other.goto(f"{live_server.url}/recherche/?q=remboursement+des+frais+de+d%C3%A9placement")
+    titles = other.locator(".result__title a").all_inner_texts()
+    assert "Remboursement des frais de déplacement" not in titles
+    other.context.close()

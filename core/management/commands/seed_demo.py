@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
+from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -67,6 +70,17 @@ class Command(BaseCommand):
                     "author": author_by_direction.get(code),
                 },
             )
+
+        # Each app may add its own demo data (ai: knowledge bases, indexed here).
+        for app in apps.get_app_configs():
+            try:
+                module = import_module(f"{app.name}.demo")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{app.name}.demo":
+                    raise
+                continue
+            if app.name != "core" and hasattr(module, "seed"):
+                module.seed(self.stdout)
 
         self.stdout.write(
             self.style.SUCCESS(
