@@ -67,7 +67,7 @@ Pour ajouter une imprimante, ouvrez le catalogue logiciel et choisissez « Impri
         "DAJA",
         Visibility.PUBLIC,
         {
-            "tarifs-cantine-2026.md": """# Délibération n° 2026-041 : tarifs de la restauration scolaire
+            "tarifs-cantine-2026.md": """# Délibération n° 2026-041 : tarifs de la cantine
 
 Le conseil municipal fixe les tarifs de la restauration scolaire selon le quotient familial :
 1,00 € par repas en dessous de 500 €, 2,80 € entre 500 € et 1 000 €, 4,20 € au-delà.
