@@ -90,6 +90,13 @@ _stop = threading.Event()
 
 
 def _loop(interval: float) -> None:
+    try:
+        # Load the local search copy now, not on the first agent's search.
+        get_store().warm_up()
+    except Exception:
+        logger.exception("vector store warm-up failed")
+    finally:
+        close_old_connections()
     while not _stop.wait(interval):
         try:
             sync_pending()

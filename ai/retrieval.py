@@ -20,7 +20,7 @@ from ai import selectors
 from ai.embedding import embed_dense
 from ai.models import Chunk, Collection
 from ai.store import VectorStore, get_store
-from ai.text import analyze, query_sparse
+from ai.text import analyze, query_sparse, word_terms
 from core import access
 from core.models import Visibility
 
@@ -130,7 +130,7 @@ def snippet(text: str, query: str, width: int = 320) -> str:
     """An HTML-escaped excerpt around the first match, matching words in <mark>."""
     stems = set(analyze(query))
     words = list(_WORD.finditer(text))
-    hits = [m for m in words if stems and set(analyze(m.group())) & stems]
+    hits = [m for m in words if stems and word_terms(m.group()) & stems]
     start = 0
     if hits:
         start = max(0, hits[0].start() - width // 3)

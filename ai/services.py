@@ -6,6 +6,7 @@ the outcome already recorded, and chunk ids derived from content make a second i
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -22,6 +23,7 @@ from django.utils import timezone
 from ai.chunking import chunk_blocks, chunk_id
 from ai.converters import convert
 from ai.converters.base import ConversionError
+from ai.converters.common import file_stem
 from ai.models import Chunk, Collection, Document, IndexOp, IngestionRun, Source
 from ai.pipelines.indexing import embed_passages
 from ai.sources.base import FetchFailure, SourceError
@@ -129,19 +131,40 @@ def unshare_collection(*, user, collection: Collection, with_whom) -> None:
 # --- Sources ---------------------------------------------------------------------------------
 
 
+def _check_keys(config: dict[str, Any], config_class: type, *, required: bool = True) -> None:
+    """Refuse unknown or missing settings here (an API call with a typo), in French, rather
+    than let the dataclass raise TypeError: a 500 at creation, a crashed run later."""
+    fields = dataclasses.fields(config_class)
+    unknown = sorted(set(config) - {f.name for f in fields})
+    if unknown:
+        raise SourceError(
+            f"Paramètre inconnu pour ce type de source : {', '.join(unknown)} (paramètres "
+            f"acceptés : {', '.join(sorted(f.name for f in fields))})."
+        )
+    for f in fields if required else ():
+        mandatory = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if mandatory and f.name not in config:
+            raise SourceError(f"Le paramètre « {f.name} » est obligatoire pour ce type de source.")
+
+
 def validate_source_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     """Check a source's settings before saving them; French errors."""
+    if not isinstance(config, dict):
+        raise SourceError("Les paramètres de la source doivent être un objet JSON.")
     if kind == Source.Kind.FOLDER:
         from ai.sources.folder import FolderConfig, scan
 
+        _check_keys(config, FolderConfig)
         scan(FolderConfig(**{**config, "max_bytes": max_bytes()}))  # checks, reads nothing
     elif kind == Source.Kind.WEBSITE:
         from ai.sources.web import CrawlConfig, crawl
 
+        _check_keys(config, CrawlConfig)
         crawl(CrawlConfig(**config))  # checks the settings; nothing is fetched until iterated
     elif kind == Source.Kind.SQL:
-        from ai.sources.sql import check_query
+        from ai.sources.sql import SqlConfig, check_query
 
+        _check_keys(config, SqlConfig, required=False)  # missing ones: the messages below
         check_query(config.get("query", ""))
         for key in ("url", "title_template", "body_template"):
             if not config.get(key):
@@ -416,11 +439,17 @@ def execute_run(run_id: int, *, inline: bool = False) -> IngestionRun:
         run.save()
         return run
     run.total = len(docs)
-    run.deleted = deleted
+    # Added, not set: a redelivered run task finds the files it deleted already gone.
+    run.deleted += deleted
     run.save(update_fields=["total", "deleted"])
     _add_timing(run.pk, {"fetch": time.perf_counter() - started})
     for doc in docs:
-        if doc.status == Document.Status.FAILED and not doc.content_hash and not doc.file:
+        if doc.last_run_id == run.pk and doc.last_outcome:
+            # This run task was delivered again (its worker was killed while it enqueued):
+            # the document is already done for this run; marking it « unchanged » would
+            # overwrite its real outcome.
+            continue
+        if doc.status == Document.Status.FAILED and not doc.content_hash:
             # Failed before any content could be kept (fetch error, over the size limit).
             Document.objects.filter(pk=doc.pk).update(
                 last_run=run, last_outcome=Document.Outcome.FAILED
@@ -482,7 +511,10 @@ def ingest_document(doc_id: int, run_id: int | None = None) -> str:
     if doc is None:
         return "missing"
     if run_id is not None and doc.last_run_id == run_id and doc.last_outcome:
-        return doc.last_outcome  # delivered twice (worker restarted): already done
+        # Delivered twice (worker killed after the commit below, before the task was
+        # acknowledged): already done, but the run may not have been closed yet.
+        finalize_if_done(run_id)
+        return doc.last_outcome
     Document.objects.filter(pk=doc.pk).update(status=Document.Status.PROCESSING)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -513,7 +545,7 @@ def ingest_document(doc_id: int, run_id: int | None = None) -> str:
 
     t1 = time.perf_counter()
     drafts = chunk_blocks(converted.blocks)
-    title = converted.title or doc.title or doc.filename
+    title = _document_title(doc, converted.title)
     occurrences: dict[tuple, int] = {}
     ids = []
     for draft in drafts:
@@ -585,6 +617,16 @@ def ingest_document(doc_id: int, run_id: int | None = None) -> str:
     return outcome
 
 
+def _document_title(doc: Document, converted_title: str) -> str:
+    """The document's own title (PDF metadata, HTML <title>) unless it is only the file name;
+    then the title the source gave (SQL title template, link label) wins over the file name."""
+    fallback = file_stem(doc.filename or doc.uri)
+    if converted_title and converted_title != fallback:
+        return converted_title
+    given = doc.title if doc.title not in ("", doc.filename, doc.uri) else ""
+    return given or converted_title or doc.filename
+
+
 def _as_f32(values):
     import numpy as np
 
@@ -627,8 +669,20 @@ def record_ingest_crash(doc_id: int, run_id: int | None, exc: BaseException) -> 
 
 
 def retry_document(*, user, document: Document) -> IngestionRun:
-    """The console's « Réessayer » button: a run of the document's source for this document."""
+    """The console's « Réessayer » button: a run of the document's source for this document.
+
+    A web page or SQL row that failed before anything was downloaded can only be fetched
+    again by its source: that document is retried by a run of the whole source.
+    """
     _check_manage(user, document.collection.direction, "ai.change_collection")
+    if not document.file and document.source.kind in (Source.Kind.WEBSITE, Source.Kind.SQL):
+        audit.record(
+            "ai.document.retry",
+            actor=user,
+            target=document,
+            direction_id=document.collection.direction_id,
+        )
+        return start_run(document.source, user=user)
     run = IngestionRun.objects.create(source=document.source, triggered_by=user, total=1)
     Document.objects.filter(pk=document.pk).update(
         status=Document.Status.PENDING, attempts=0, indexed_hash="", last_outcome=""

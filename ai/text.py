@@ -9,6 +9,7 @@ the inverse document frequency at query time, so the index needs no global stati
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 import zlib
 from collections import Counter
@@ -32,9 +33,21 @@ def _stopwords() -> frozenset[str]:
     return frozenset(words | {fold(w) for w in words})
 
 
-@lru_cache(maxsize=1)
+_local = threading.local()
+
+
 def _stemmer():
-    return snowballstemmer.stemmer("french")
+    # A Snowball stemmer keeps its word in its own state: one per thread (the web process
+    # serves searches from several threads).
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = snowballstemmer.stemmer("french")
+    return stemmer
+
+
+@lru_cache(maxsize=200_000)
+def _stem(token: str) -> str:
+    return fold(_stemmer().stemWord(token))
 
 
 def fold(text: str) -> str:
@@ -54,8 +67,7 @@ def analyze(text: str) -> list[str]:
         if token in stop:
             continue
         tokens.append(token)
-    stems = _stemmer().stemWords(tokens)
-    return [fold(s) for s in stems if s]
+    return [s for s in map(_stem, tokens) if s]
 
 
 def term_index(term: str) -> int:
@@ -95,3 +107,9 @@ def query_sparse(text: str) -> dict[str, list]:
 def highlight_terms(query: str) -> set[str]:
     """Stems of the query, to highlight matching words in snippets."""
     return set(analyze(query))
+
+
+@lru_cache(maxsize=100_000)
+def word_terms(word: str) -> frozenset[str]:
+    """Stems of one word as the analyzer sees it (snippets test every word of a passage)."""
+    return frozenset(analyze(word))

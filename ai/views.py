@@ -121,11 +121,17 @@ def console(request: HttpRequest) -> HttpResponse:
         collection = services.create_collection(user=request.user, **form.cleaned_data)
         messages.success(request, "La base de connaissances est créée.")
         return redirect("ai:collection", pk=collection.pk)
+    # Figures of the collections this administrator manages, not of the other directions';
+    # pending deletions carry no direction, so only a superuser sees them counted.
+    managed = selectors.managed_collections(request.user).values("pk")
+    chunks = Chunk.objects.filter(collection__in=managed)
+    documents = Document.objects.filter(collection__in=managed)
     stats = {
-        "chunks": Chunk.objects.count(),
-        "pending": Chunk.objects.filter(synced=False).count() + IndexOp.objects.count(),
-        "documents": Document.objects.count(),
-        "failed": Document.objects.filter(status=Document.Status.FAILED).count(),
+        "chunks": chunks.count(),
+        "pending": chunks.filter(synced=False).count()
+        + (IndexOp.objects.count() if request.user.is_superuser else 0),
+        "documents": documents.count(),
+        "failed": documents.filter(status=Document.Status.FAILED).count(),
     }
     return render(
         request, "ai/console.html", {"collections": collections, "form": form, "stats": stats}
