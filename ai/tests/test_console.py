@@ -396,12 +396,13 @@ def test_search_filters_links_document_page_and_download(client, library):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"].startswith("inline")
+    # Reading the stream lets the test client close the response the safe way; a direct
+    # close() would fire request_finished and close the test's database connection.
     assert b"".join(response.streaming_content) == library["pdf_bytes"]
-    response.close()
     response = client.get(f"/documents/{library['note'].pk}/fichier/")
     assert response["Content-Type"] == "text/markdown"
     assert response["Content-Disposition"].startswith("attachment")
-    response.close()
+    assert b"".join(response.streaming_content).startswith(b"#")
     downloads = AuditEvent.objects.filter(action="ai.document.download", actor=library["agent_rh"])
     assert {e.object_id for e in downloads} == {str(pdf.pk), str(library["note"].pk)}
 
