@@ -43,28 +43,6 @@ def managed_collections(user) -> QuerySet[Collection]:
     return qs.filter(direction_id__in=access.writable_direction_ids(user))
 
 
-def get_managed_collection(user, pk, request: HttpRequest | None = None) -> Collection:
-    collection = managed_collections(user).filter(pk=pk).first()
-    if collection is None:
-        raise Http404("Aucune base ne correspond à la demande.")
-    return collection
-
-
-def get_managed_source(user, pk) -> Source:
-    source = (
-        Source.objects.select_related("collection")
-        .filter(pk=pk, collection__in=managed_collections(user).values("pk"))
-        .first()
-    )
-    if source is None:
-        raise Http404("Aucune source ne correspond à la demande.")
-    return source
-
-
-def source_runs(source: Source) -> QuerySet[IngestionRun]:
-    return source.runs.all()[:20]
-
-
 def run_counts(run: IngestionRun) -> dict[str, int]:
     """Counts of a run, derived from its documents' outcomes (right even after redelivery)."""
     rows = (
@@ -83,23 +61,45 @@ def run_counts(run: IngestionRun) -> dict[str, int]:
     return counts
 
 
-def get_managed_run(user, pk) -> IngestionRun:
-    run = (
-        IngestionRun.objects.select_related("source")
-        .filter(pk=pk, source__collection__in=managed_collections(user).values("pk"))
-        .first()
+def _managed_or_404(user, qs: QuerySet, pk, via: str, message: str):
+    """One object under a collection the user administers, or 404 (never another direction's)."""
+    obj = qs.filter(pk=pk, **{f"{via}__in": managed_collections(user).values("pk")}).first()
+    if obj is None:
+        raise Http404(message)
+    return obj
+
+
+def get_managed_collection(user, pk) -> Collection:
+    return _managed_or_404(
+        user, managed_collections(user), pk, "pk", "Aucune base ne correspond à la demande."
     )
-    if run is None:
-        raise Http404("Aucune exécution ne correspond à la demande.")
-    return run
+
+
+def get_managed_source(user, pk) -> Source:
+    return _managed_or_404(
+        user,
+        Source.objects.select_related("collection"),
+        pk,
+        "collection",
+        "Aucune source ne correspond à la demande.",
+    )
+
+
+def get_managed_run(user, pk) -> IngestionRun:
+    return _managed_or_404(
+        user,
+        IngestionRun.objects.select_related("source"),
+        pk,
+        "source__collection",
+        "Aucune exécution ne correspond à la demande.",
+    )
 
 
 def get_managed_document(user, pk) -> Document:
-    document = (
-        Document.objects.select_related("collection", "source")
-        .filter(pk=pk, collection__in=managed_collections(user).values("pk"))
-        .first()
+    return _managed_or_404(
+        user,
+        Document.objects.select_related("collection", "source"),
+        pk,
+        "collection",
+        "Aucun document ne correspond à la demande.",
     )
-    if document is None:
-        raise Http404("Aucun document ne correspond à la demande.")
-    return document
