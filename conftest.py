@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# The `fake_llm` fixture (a local server speaking the OpenAI and Mistral chat APIs), for every app.
+pytest_plugins = ["ai.tests.fake_llm"]
+
 
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):

@@ -1,4 +1,4 @@
-"""Knowledge bases, their sources, documents and indexed chunks.
+"""Knowledge bases, their sources, documents and indexed chunks; the language models.
 
 The SQL database is the source of truth: chunk text, access facts and both vectors live here.
 Qdrant is a derived index, rebuilt from these rows by `manage.py reindex` without re-embedding.
@@ -6,14 +6,20 @@ Qdrant is a derived index, rebuilt from these rows by `manage.py reindex` withou
 
 from __future__ import annotations
 
+import logging
 import uuid
+from decimal import Decimal
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from ai.llm import secrets as llm_secrets
 from core.models import Direction, OwnedModel, Visibility
+
+logger = logging.getLogger(__name__)
 
 
 class Collection(OwnedModel):
@@ -234,3 +240,97 @@ class IndexOp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
+
+
+class LanguageModel(models.Model):
+    """A language model an assistant can use: a provider, an endpoint, a model name, a key.
+
+    The API key is stored encrypted (`ai.llm.secrets`) and never rendered back: forms take it
+    through a write-only field and call `set_api_key()`.
+    """
+
+    class Provider(models.TextChoices):
+        EXTRACTIVE = "extractive", "Extractif (sans modèle de langage)"
+        MISTRAL = "mistral", "Mistral (API)"
+        OPENAI = "openai", "Compatible OpenAI (Albert, vLLM, Ollama…)"
+
+    name = models.CharField(
+        "nom", max_length=200, unique=True, help_text="Par exemple « Mistral Small (API) »."
+    )
+    provider = models.CharField(
+        "fournisseur", max_length=16, choices=Provider.choices, default=Provider.MISTRAL
+    )
+    # Not a URLField: Django's URL validator rejects single-label hosts such as
+    # http://vllm:8000/v1, the usual name of a model server in a container network.
+    base_url = models.CharField(
+        "adresse du serveur",
+        max_length=500,
+        blank=True,
+        help_text="Obligatoire pour un serveur compatible OpenAI (par exemple "
+        "https://albert.api.etalab.gouv.fr/v1) ; facultative pour Mistral.",
+    )
+    model = models.CharField(
+        "modèle", max_length=200, blank=True, help_text="Par exemple mistral-small-latest."
+    )
+    api_key_encrypted = models.TextField("clé d'API (chiffrée)", blank=True, editable=False)
+    timeout_s = models.PositiveIntegerField("délai maximal (secondes)", default=30)
+    max_retries = models.PositiveSmallIntegerField("nouvelles tentatives", default=2)
+    temperature = models.FloatField("température", default=0.2)
+    max_tokens = models.PositiveIntegerField("longueur maximale de réponse (jetons)", default=800)
+    input_cost_per_mtok = models.DecimalField(
+        "coût en entrée (€ par million de jetons)", max_digits=10, decimal_places=4, default=0
+    )
+    output_cost_per_mtok = models.DecimalField(
+        "coût en sortie (€ par million de jetons)", max_digits=10, decimal_places=4, default=0
+    )
+    is_active = models.BooleanField("actif", default=True)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
+
+    class Meta:
+        verbose_name = "modèle de langage"
+        verbose_name_plural = "modèles de langage"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        self.base_url = self.base_url.strip()
+        if self.provider == self.Provider.OPENAI and not self.base_url:
+            errors["base_url"] = "Indiquez l'adresse du serveur compatible OpenAI."
+        elif self.base_url and not self.base_url.startswith(("http://", "https://")):
+            errors["base_url"] = "L'adresse doit commencer par http:// ou https://."
+        if self.provider != self.Provider.EXTRACTIVE and not self.model:
+            errors["model"] = "Indiquez le nom du modèle."
+        if errors:
+            raise ValidationError(errors)
+
+    def set_api_key(self, plain: str) -> None:
+        """Store `plain` encrypted (an empty value removes the key); the caller saves."""
+        self.api_key_encrypted = llm_secrets.encrypt(plain.strip())
+
+    def get_api_key(self) -> str:
+        """The plain key, or "" when none is set or it cannot be decrypted any more."""
+        try:
+            return llm_secrets.decrypt(self.api_key_encrypted)
+        except llm_secrets.SecretError:
+            logger.warning(
+                "La clé d'API du modèle de langage « %s » (id %s) ne peut plus être déchiffrée "
+                "(AI_SECRET_KEY ou SECRET_KEY a changé) : saisissez-la à nouveau.",
+                self.name,
+                self.pk,
+            )
+            return ""
+
+    @property
+    def has_api_key(self) -> bool:
+        return bool(self.api_key_encrypted)
+
+    def estimate_cost(self, prompt_tokens: int | None, completion_tokens: int | None) -> Decimal:
+        """Cost in euros of one call, from the per-million-token prices (0 when unknown)."""
+        million = Decimal(1_000_000)
+        cost = Decimal(prompt_tokens or 0) * self.input_cost_per_mtok / million
+        cost += Decimal(completion_tokens or 0) * self.output_cost_per_mtok / million
+        return cost

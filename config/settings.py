@@ -256,6 +256,16 @@ MISTRAL_SERVER_URL = env_optional("MISTRAL_SERVER_URL")
 OPENAI_BASE_URL = env_optional("OPENAI_BASE_URL")
 OPENAI_API_KEY = env_optional("OPENAI_API_KEY")
 OPENAI_MODEL = env_str("OPENAI_MODEL", "")
+# Defaults of the provider configured above; LanguageModel rows carry their own values.
+LLM_TIMEOUT = float(env_str("LLM_TIMEOUT", "30"))
+LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 2)
+LLM_TEMPERATURE = float(env_str("LLM_TEMPERATURE", "0.2"))
+LLM_MAX_TOKENS = env_int("LLM_MAX_TOKENS", 800)
+# Encrypts the API keys stored in the database; derived from SECRET_KEY when unset. Changing it
+# makes stored keys unreadable (they must be entered again) unless the old value is kept in
+# AI_SECRET_KEY_FALLBACKS.
+AI_SECRET_KEY = env_optional("AI_SECRET_KEY")
+AI_SECRET_KEY_FALLBACKS = env_list("AI_SECRET_KEY_FALLBACKS", [])
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 50)
 
 # --- E-mail -----------------------------------------------------------------------------------
