@@ -56,13 +56,22 @@ def search_page(request: HttpRequest) -> HttpResponse:
             until=d["until"],
         )
         try:
-            results = search(request.user, d["q"], filters=filters, limit=20)
+            results = search(request.user, d["q"], filters=filters, limit=20, per_document=True)
         except AccessRefused as exc:
             error = str(exc)
+    # Hybrid search always returns its top k; weak matches are set apart, not mixed in.
+    relevant = [r for r in results if r.relevant]
+    weak = [r for r in results if not r.relevant]
     return render(
         request,
         "ai/search.html",
-        {"form": form, "results": results, "error": error, "searched": bool(form.is_bound)},
+        {
+            "form": form,
+            "results": relevant,
+            "weak_results": weak,
+            "error": error,
+            "searched": bool(form.is_bound),
+        },
     )
 
 

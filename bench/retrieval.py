@@ -6,10 +6,13 @@ Each distinct passage of the CNIL FAQ and of the CRPA set becomes one uploaded .
 (one collection per set), ingested by the product (converter, chunker, dense and sparse
 embedders, SQL, index sync into Qdrant local mode), then every question is asked through
 `ai.retrieval.search` as an agent of the owning direction, in the three modes. A hit is a
-returned chunk of the gold passage's document. Latency is measured on hybrid searches (query
-embedding, Qdrant, database check), then again with the store padded with synthetic points to
-100,000 (random unit dense vectors, sparse vectors drawn from the real vocabulary, payloads
-spread over 30 directions, so the access filter still does its work).
+returned chunk of the gold passage's document. Results are one per document, as on the search
+page (`--passages` ranks raw passages, as the assistants receive them). Latency is measured
+on hybrid searches (query embedding, Qdrant, database check), then again with the store
+padded with synthetic points to 100,000 (random unit dense vectors, sparse vectors drawn from
+the real vocabulary, payloads spread over 30 directions, so the access filter still does its
+work). `relevance_*` figures say how well the relevance cut-off (`SearchResult.relevant`)
+keeps gold passages and rejects off-topic ones (one set's questions against the other set).
 
 In these sets every SQuAD article title IS the question, word for word. Documents are
 therefore titled by their file name by default; `--titles` writes the article title as the
@@ -164,7 +167,9 @@ def index_set(qa: QaSet, home, admin, titles: bool) -> None:
     qa.collection_id = collection.pk
 
 
-def evaluate(qa: QaSet, agent, figures: dict, latencies: list[float]) -> None:
+def evaluate(
+    qa: QaSet, agent, figures: dict, latencies: list[float], per_document: bool = True
+) -> None:
     from ai.retrieval import SearchFilters, search
 
     narrow = SearchFilters(collection_ids=[qa.collection_id])
@@ -173,7 +178,9 @@ def evaluate(qa: QaSet, agent, figures: dict, latencies: list[float]) -> None:
         for question, passage in qa.questions:
             gold = qa.doc_ids[passage]
             t0 = time.perf_counter()
-            results = search(agent, question, filters=narrow, limit=10, mode=mode)
+            results = search(
+                agent, question, filters=narrow, limit=10, mode=mode, per_document=per_document
+            )
             if mode == "hybrid":
                 latencies.append((time.perf_counter() - t0) * 1000)
             ranks = [r for r, res in enumerate(results, 1) if res.chunk.document_id == gold]
@@ -185,6 +192,46 @@ def evaluate(qa: QaSet, agent, figures: dict, latencies: list[float]) -> None:
         figures[f"{qa.name}_{mode}_hit@5"] = hit5 / n
         figures[f"{qa.name}_{mode}_hit@1"] = hit1 / n
         figures[f"{qa.name}_{mode}_mrr@10"] = rr / n
+
+
+DUMP: list = []
+
+
+def relevance(own: QaSet, other: QaSet, agent, figures: dict) -> None:
+    """How well `SearchResult.relevant` separates answerable from off-topic questions: own's
+    questions against own's collection (the gold passage, when found in the top 5, should be
+    relevant) and against other's collection (nothing there answers them: no result should be).
+    Prints the similarity quantiles too, to recalibrate the thresholds."""
+    from ai.retrieval import SearchFilters, search
+
+    gold_sims, gold_kept, found = [], 0, 0
+    off_sims, off_rejected = [], 0
+    for question, passage in own.questions:
+        gold = own.doc_ids[passage]
+        results = search(
+            agent, question, filters=SearchFilters(collection_ids=[own.collection_id]), limit=5
+        )
+        for res in results:
+            if res.chunk.document_id == gold:
+                found += 1
+                gold_kept += res.relevant
+                gold_sims.append(res.similarity)
+                DUMP.append((own.name, "gold", res.similarity, res.coverage))
+                break
+        results = search(
+            agent, question, filters=SearchFilters(collection_ids=[other.collection_id]), limit=5
+        )
+        off_rejected += not any(r.relevant for r in results)
+        for r in results:
+            DUMP.append((own.name, "off", r.similarity, r.coverage))
+        if results:
+            off_sims.append(max(r.similarity for r in results))
+    figures[f"{own.name}_relevance_gold_kept"] = gold_kept / max(found, 1)
+    figures[f"{own.name}_relevance_offtopic_rejected"] = off_rejected / len(own.questions)
+    for q in (10, 25, 50):
+        figures[f"{own.name}_gold_similarity_p{q}"] = percentile(gold_sims, q)
+    for q in (50, 75, 90):
+        figures[f"{own.name}_offtopic_best_similarity_p{q}"] = percentile(off_sims, q)
 
 
 def timed_searches(agent, questions: list[str], store=None) -> list[float]:
@@ -328,6 +375,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--titles", action="store_true", help="title = SQuAD title (leaks)")
     parser.add_argument("--skip-100k", action="store_true")
+    parser.add_argument(
+        "--passages",
+        action="store_true",
+        help="rank passages (as the assistants do) instead of one result per document",
+    )
     parser.add_argument("--queries-100k", type=int, default=100)
     parser.add_argument(
         "--qdrant-100k",
@@ -372,12 +424,16 @@ def main(argv: list[str] | None = None) -> int:
         latencies: list[float] = []
         quality: dict[str, float] = {}
         for qa in sets:
-            evaluate(qa, agent, quality, latencies)
+            evaluate(qa, agent, quality, latencies, per_document=not args.passages)
         for qa in sets:
             for metric in ("hit@5", "hit@1", "mrr@10"):
                 for mode in MODES:
                     name = f"{qa.name}_{mode}_{metric}"
                     figures[name] = quality[name]
+        relevance(sets[0], sets[1], agent, figures)
+        relevance(sets[1], sets[0], agent, figures)
+        if os.environ.get("RELEVANCE_DUMP"):
+            Path(os.environ["RELEVANCE_DUMP"]).write_text(json.dumps(DUMP))
         questions = [q for qa in sets for q, _ in qa.questions]
         base = timed_searches(agent, questions)
         figures["p50_ms"] = percentile(base, 50)

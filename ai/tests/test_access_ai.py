@@ -161,3 +161,31 @@ def test_an_admin_of_one_direction_cannot_manage_another(client, indexed):
     )
     assert response.status_code == 404
     assert not Document.objects.filter(uri="x.txt").exists()
+
+
+def test_search_page_sets_weak_matches_apart(client, indexed):
+    client.force_login(indexed["agent_rh"])
+    page = client.get("/recherche/", {"q": QUESTION}).content.decode()
+    assert "1 résultat" in page and "ROUGE" in page
+    off_topic = client.get("/recherche/", {"q": "capitale du Pérou et ses volcans"})
+    text = off_topic.content.decode()
+    assert "0 résultat" in text
+    assert "ne répond vraiment" in text and "moins pertinent" in text
+
+
+def test_search_returns_one_passage_per_document_on_demand(indexed):
+    long_doc = "\n\n".join(
+        f"## Étape {i}\n\nLe remboursement des frais de déplacement, étape {i} : formulaire ROUGE."
+        + " Texte de remplissage." * 60
+        for i in range(6)
+    )
+    services.add_uploads(
+        user=indexed["admin_rh"], source=indexed["src_rh"], files=[upload("long.md", long_doc)]
+    )
+    services.start_run(indexed["src_rh"], user=indexed["admin_rh"], inline=True)
+    sync_pending()
+    passages = search(indexed["agent_rh"], QUESTION, limit=10)
+    documents = [r.chunk.document_id for r in passages]
+    assert len(documents) > len(set(documents))
+    grouped = search(indexed["agent_rh"], QUESTION, limit=10, per_document=True)
+    assert len(grouped) == len({r.chunk.document_id for r in grouped}) == 2
