@@ -15,5 +15,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("comptes/", include("allauth.urls")),
     path("", include("ai.urls")),
+    path("", include("chat.urls")),
     path("", include("core.urls")),
 ]

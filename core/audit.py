@@ -19,6 +19,7 @@ LOGOUT = "auth.logout"
 LOGIN_FAILED = "auth.login_failed"
 PERMISSION_DENIED = "access.permission_denied"
 ACCESS_DENIED = "access.object_denied"
+MODEL_CALL = "ai.model_call"
 
 ACTION_LABELS: dict[str, str] = {
     LOGIN: "Connexion",
@@ -28,6 +29,9 @@ ACTION_LABELS: dict[str, str] = {
     ACCESS_DENIED: "Accès refusé (objet d'une autre direction)",
     "announcement.publish": "Publication d'une actualité",
     "announcement.update": "Modification d'une actualité",
+    MODEL_CALL: "Appel à un modèle de langage",
+    "chat.answer": "Réponse d'un assistant",
+    "chat.assistant_change": "Modification d'un assistant",
 }
 
 
