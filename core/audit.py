@@ -32,6 +32,9 @@ ACTION_LABELS: dict[str, str] = {
     MODEL_CALL: "Appel à un modèle de langage",
     "chat.answer": "Réponse d'un assistant",
     "chat.assistant_change": "Modification d'un assistant",
+    "chat.procedure_import": "Import de démarches en ligne",
+    "chat.procedure_change": "Modification d'une démarche en ligne",
+    "chat.procedure_delete": "Suppression d'une démarche en ligne",
 }
 
 
