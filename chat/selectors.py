@@ -60,7 +60,10 @@ def user_conversations(user, assistant: Assistant | None = None) -> QuerySet[Con
     """The agent's own conversations (nobody reads another agent's)."""
     if not getattr(user, "is_authenticated", False):
         return Conversation.objects.none()
-    qs = Conversation.objects.filter(user=user).select_related("assistant")
+    # A conversation with an assistant the user may no longer use is not listed.
+    qs = Conversation.objects.filter(
+        user=user, assistant__in=usable_assistants(user).values("pk")
+    ).select_related("assistant")
     return qs.filter(assistant=assistant) if assistant is not None else qs
 
 

@@ -377,3 +377,41 @@ def give_feedback(message: Message, *, user, helpful: bool, comment: str = "") -
 
 def delete_conversation(conversation: Conversation) -> None:
     conversation.delete()
+
+
+def purge_public_conversations(now=None) -> int:
+    """Erase what citizens wrote once their visit is over (CHAT_PUBLIC_RETENTION_HOURS after
+    the last message): the text of questions and answers and the conversation's token go; the
+    figures (outcome, latency, tokens) stay for the usage statistics. Returns how many
+    conversations were erased."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.CHAT_PUBLIC_RETENTION_HOURS)
+    stale = Conversation.objects.filter(user=None, updated_at__lt=cutoff).exclude(session_key="")
+    ids = list(stale.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    with transaction.atomic():
+        Message.objects.filter(conversation_id__in=ids).update(
+            content="", sources=[], search_query=""
+        )
+        Feedback.objects.filter(message__conversation_id__in=ids).update(comment="")
+        Conversation.objects.filter(pk__in=ids).update(session_key="", title="")
+    logger.info("%s conversations publiques effacées", len(ids))
+    return len(ids)
+
+
+def ensure_schedules() -> None:
+    """The hourly purge of citizens' conversations (idempotent; called after migrations)."""
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name="chat.purge_public_conversations",
+        defaults={
+            "func": "chat.tasks.purge_public_conversations",
+            "schedule_type": Schedule.HOURLY,
+        },
+    )

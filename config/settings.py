@@ -48,11 +48,13 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.openid_connect",
     "guardian",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
     "core.apps.CoreConfig",
     "ai.apps.AiConfig",
+    "chat.apps.ChatConfig",
 ]
 
 MIDDLEWARE = [
@@ -220,6 +222,8 @@ if LDAP_SERVER_URI:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        # `Authorization: Token <key>` (keys made by `manage.py api_token`).
+        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -267,6 +271,14 @@ LLM_MAX_TOKENS = env_int("LLM_MAX_TOKENS", 800)
 AI_SECRET_KEY = env_optional("AI_SECRET_KEY")
 AI_SECRET_KEY_FALLBACKS = env_list("AI_SECRET_KEY_FALLBACKS", [])
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 50)
+
+# --- Assistants (chat) ------------------------------------------------------------------------
+# Questions per minute and client address on the public (citizen) assistants.
+CHAT_PUBLIC_RATE = env_int("CHAT_PUBLIC_RATE", 12)
+# Anonymous conversations are erased this long after their last message.
+CHAT_PUBLIC_RETENTION_HOURS = env_int("CHAT_PUBLIC_RETENTION_HOURS", 2)
+# Origins allowed to embed the citizen widget in an iframe (the city's website); empty = any.
+CHAT_WIDGET_ORIGINS = env_list("CHAT_WIDGET_ORIGINS", [])
 
 # --- E-mail -----------------------------------------------------------------------------------
 EMAIL_HOST = env_optional("EMAIL_HOST")

@@ -16,5 +16,6 @@ urlpatterns = [
     path("comptes/", include("allauth.urls")),
     path("", include("ai.urls")),
     path("", include("chat.urls")),
+    path("", include("chat.api_urls")),
     path("", include("core.urls")),
 ]

@@ -33,6 +33,9 @@ ACTION_LABELS: dict[str, str] = {
     "chat.answer": "Réponse d'un assistant",
     "chat.assistant_change": "Modification d'un assistant",
     "chat.procedure_import": "Import de démarches en ligne",
+    "api.token_issued": "Jeton d'API délivré",
+    "ai.language_model_change": "Modification d'un modèle de langage",
+    "api.token_revoked": "Jeton d'API révoqué",
     "chat.procedure_change": "Modification d'une démarche en ligne",
     "chat.procedure_delete": "Suppression d'une démarche en ligne",
 }

@@ -42,6 +42,14 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "ai.add_source",
         "ai.change_source",
         "ai.view_as",
+        "chat.add_assistant",
+        "chat.change_assistant",
+        "ai.add_languagemodel",
+        "ai.change_languagemodel",
+        # The citizen portal's catalogue of online procedures (one, shared by all directions).
+        "chat.add_procedure",
+        "chat.change_procedure",
+        "chat.delete_procedure",
     ),
 }
 

@@ -46,6 +46,17 @@ PUBLIC_VIEWS: dict[str, str] = {
     "socialaccount_signup": "retour de l'annuaire (OIDC) : compléter le compte",
     "openid_connect_login": "départ vers l'annuaire de la ville (OIDC)",
     "openid_connect_callback": "retour de l'annuaire de la ville (OIDC)",
+    # The OpenAI-compatible API authenticates by token (Authorization: Bearer) inside the view
+    # and answers 401 without one: no session, hence no login redirect.
+    "chat_api:openai-models": "API compatible OpenAI, authentifiée par jeton",
+    "chat_api:openai-model": "API compatible OpenAI, authentifiée par jeton",
+    "chat_api:openai-chat-completions": "API compatible OpenAI, authentifiée par jeton",
+    # The citizen portal: anonymous by design, public assistants and public bases only (the
+    # views use an anonymous user even when an agent is logged in).
+    "chat:public": "assistant citoyen (page publique)",
+    "chat:public_ask": "question à un assistant citoyen (limitée en débit)",
+    "chat:widget": "assistant citoyen intégré au site de la ville",
+    "chat:widget_script": "script du widget pour le site de la ville",
 }
 
 # Values tried for each URL parameter, in order; the first combination that builds a URL

@@ -40,6 +40,17 @@ SOURCES_RULES = (
 )
 
 
+class Shared:
+    """A pipeline input passed by reference: Haystack deep-copies every component input, and
+    copying a user or an SDK client (its connection pool) is wasteful or breaks."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __deepcopy__(self, memo: dict) -> Shared:
+        return self
+
+
 @dataclass
 class Prepared:
     """What the pipeline hands to generation."""
@@ -60,7 +71,8 @@ class QueryRewriter:
     previous question is prepended so retrieval still sees the subject."""
 
     @component.output_types(query=str, error=str)
-    def run(self, question: str, history: list[LLMMessage], provider: Any):
+    def run(self, question: str, history: list[LLMMessage], provider: Shared):
+        provider = provider.value
         previous = [m for m in history if m.role == "user"]
         if not previous:
             return {"query": question, "error": ""}
@@ -88,7 +100,8 @@ class AccessRetriever:
     """Hybrid search through ai.retrieval: the user's access filter, then the database check."""
 
     @component.output_types(results=list[SearchResult])
-    def run(self, query: str, user: Any, collection_ids: list[int], top_k: int = 5):
+    def run(self, query: str, user: Shared, collection_ids: list[int], top_k: int = 5):
+        user = user.value
         filters = SearchFilters(collection_ids=list(collection_ids)) if collection_ids else None
         try:
             results = search(user, query, filters=filters, limit=top_k)
@@ -169,8 +182,8 @@ def prepare(
     """Run the pipeline for one question of `user` (whose access rules apply)."""
     out = build_answer_pipeline().run(
         {
-            "rewriter": {"question": question, "history": history, "provider": provider},
-            "retriever": {"user": user, "collection_ids": collection_ids, "top_k": top_k},
+            "rewriter": {"question": question, "history": history, "provider": Shared(provider)},
+            "retriever": {"user": Shared(user), "collection_ids": collection_ids, "top_k": top_k},
             "prompt": {"question": question, "system_prompt": system_prompt, "history": history},
         },
         include_outputs_from={"rewriter", "gate"},

@@ -381,11 +381,18 @@ def console_urls(pk: int) -> list[str]:
 def test_an_agent_without_the_permission_is_refused(client):
     direction = DirectionFactory(code="PROP")
     procedure = Procedure.objects.create(title="Encombrants", url="https://ex.example/enc")
-    client.force_login(UserFactory(roles=["agent", "administrateur IA"], directions=[direction]))
+    client.force_login(UserFactory(roles=["agent", "technicien DSI"], directions=[direction]))
     for url in console_urls(procedure.pk):
         assert client.get(url).status_code == 403, url
         assert client.post(url).status_code == 403, url
     assert Procedure.objects.filter(pk=procedure.pk).exists()
+
+
+def test_an_ai_administrator_may_manage_the_catalogue(client):
+    direction = DirectionFactory(code="PROP")
+    client.force_login(UserFactory(roles=["agent", "administrateur IA"], directions=[direction]))
+    assert client.get(reverse("chat:procedures")).status_code == 200
+    assert client.get(reverse("chat:procedure_import")).status_code == 200
 
 
 def test_an_administrator_imports_a_file_and_sees_the_report(client, admin, directions):

@@ -182,3 +182,37 @@ def test_widget_can_be_framed_and_its_script_is_served(client, assistants):
     assert script["Content-Type"].startswith("application/javascript")
     assert "/widget/" in script.content.decode()
     assert client.get("/widget/rh/").status_code == 404
+
+
+def test_citizen_conversations_are_erased_after_the_visit(client, assistants):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chat.services import purge_public_conversations
+
+    response = client.post(
+        "/citoyens/citoyens/poser/",
+        json.dumps({"question": "Combien coûte un repas à la cantine ?"}),
+        content_type="application/json",
+    )
+    token = sse_events(response)[-1][1]["token"]
+    conversation = Conversation.objects.get(session_key=token)
+    agent_conv = Conversation.objects.create(
+        assistant=assistants["a_rh"], user=assistants["agent_rh"]
+    )
+    assert purge_public_conversations() == 0  # the visit may still go on
+    later = timezone.now() + timedelta(hours=3)
+    assert purge_public_conversations(now=later) == 1
+    conversation.refresh_from_db()
+    assert conversation.session_key == "" and conversation.title == ""
+    assert not conversation.messages.exclude(content="").exists()
+    # The figures stay for the statistics; agents' conversations are untouched.
+    assert conversation.messages.filter(role="assistant").exclude(outcome="").exists()
+    assert Conversation.objects.filter(pk=agent_conv.pk).exists()
+    again = client.post(
+        "/citoyens/citoyens/poser/",
+        json.dumps({"question": "cantine", "token": token}),
+        content_type="application/json",
+    )
+    assert sse_events(again)[-1][1]["token"] != token  # the old token opens nothing
