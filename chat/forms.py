@@ -105,7 +105,8 @@ class AssistantForm(forms.ModelForm):
             required=False,
             widget=forms.CheckboxSelectMultiple,
             help_text="Seules les bases que vous pouvez consulter sont proposées. Un assistant "
-            "public ne peut utiliser que des bases publiques.",
+            "public ne peut utiliser que des bases publiques. Aucune base cochée : l'assistant "
+            "cherche dans tout ce que chaque utilisateur a le droit de lire.",
         )
         # Attached bases this user cannot read: kept on save, never shown by name.
         self.hidden_collections: list[Collection] = []

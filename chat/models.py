@@ -177,7 +177,7 @@ class Feedback(models.Model):
         verbose_name_plural = "avis"
 
     def __str__(self) -> str:
-        return "👍" if self.helpful else "👎"
+        return "utile" if self.helpful else "pas utile"
 
 
 class Procedure(models.Model):

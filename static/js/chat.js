@@ -83,6 +83,7 @@
                   hidden.type = "hidden"; hidden.name = "conversation";
                   hidden.value = data.conversation_url.replace(/\/$/, "").split("/").pop();
                   form.appendChild(hidden);
+                  listConversation(data.conversation_url, lastQuestion);
                 }
                 if (data.choices && data.choices.length) { choices(data.choices, rendered); }
               } else if (type === "error") {
@@ -106,6 +107,28 @@
       });
   }
 
+  var lastQuestion = "";
+
+  function listConversation(url, title) {
+    var side = document.querySelector(".chat-side");
+    if (!side) { return; }
+    var list = side.querySelector(".chat-side__list");
+    if (!list) {
+      list = document.createElement("ul");
+      list.className = "chat-side__list";
+      var empty = side.querySelector("p.meta");
+      if (empty) { empty.replaceWith(list); } else { side.appendChild(list); }
+    }
+    list.querySelectorAll("a[aria-current]").forEach(function (a) { a.removeAttribute("aria-current"); });
+    var item = document.createElement("li");
+    var link = document.createElement("a");
+    link.href = url;
+    link.textContent = title.length > 60 ? title.slice(0, 59) + "…" : title;
+    link.setAttribute("aria-current", "page");
+    item.appendChild(link);
+    list.insertBefore(item, list.firstChild);
+  }
+
   function choices(list, after) {
     var box = document.createElement("div");
     box.className = "suggestions";
@@ -121,6 +144,7 @@
   function send(question) {
     question = question.trim();
     if (!question) { return; }
+    lastQuestion = question;
     bubble("user", question);
     var target = bubble("assistant", "…");
     textarea.value = "";

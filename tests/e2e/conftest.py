@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -65,3 +66,23 @@ def screenshot(page):
         return path
 
     return take
+
+
+@pytest.fixture
+def demo_city():
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
+@pytest.fixture
+def indexed_demo(demo_city, settings):
+    from pathlib import Path
+
+    from ai import store
+    from ai.index_sync import sync_pending
+
+    settings.QDRANT_URL = None
+    settings.QDRANT_PATH = Path(":memory:")
+    store.reset_store()
+    sync_pending()
+    yield
+    store.reset_store()

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
 
 from core import demo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def demo_city():
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
 
 
 def login(page, live_server, email: str) -> None:
@@ -99,21 +93,6 @@ def test_manager_publishes_news_for_own_direction(page, live_server, demo_city, 
     )
     assert "L'actualité est publiée." in page.locator(".messages").inner_text()
     screenshot("actualite-publiee")
-
-
-@pytest.fixture
-def indexed_demo(demo_city, settings):
-    from pathlib import Path
-
-    from ai import store
-    from ai.index_sync import sync_pending
-
-    settings.QDRANT_URL = None
-    settings.QDRANT_PATH = Path(":memory:")
-    store.reset_store()
-    sync_pending()
-    yield
-    store.reset_store()
 
 
 def test_search_cites_own_direction_documents_only(page, live_server, indexed_demo, screenshot):

@@ -1,0 +1,94 @@
+"""An agent chats with their direction's assistant; a citizen is guided to the right procedure."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import demo
+from tests.e2e.test_portal import login
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_agent_gets_a_streamed_answer_with_its_sources(page, live_server, indexed_demo, screenshot):
+    login(page, live_server, f"drh@{demo.DEMO_DOMAIN}")
+    page.get_by_role("link", name="Assistants").first.click()
+    page.get_by_role("link", name="Assistant RH").click()
+    question = page.get_by_label("Votre question")
+    question.fill("Comment me faire rembourser un déplacement ?")
+    question.press("Enter")
+    answer = page.locator("article.chat-msg--assistant .answer").last
+    answer.wait_for(timeout=30_000)
+    assert "état de frais" in answer.inner_text() or "justificatifs" in answer.inner_text()
+    source = page.locator(".sources__list a").first
+    assert source.inner_text().startswith("Remboursement des frais de déplacement")
+    # The page URL now names the conversation, which is listed on the side.
+    assert "/assistants/rh/c/" in page.url
+    assert page.locator(".chat-side__list a").count() == 1
+    screenshot("assistant-rh")
+
+    # Keyboard: the citation marker is a link to the source in the panel.
+    page.locator("a.cite").first.focus()
+    page.keyboard.press("Enter")
+    assert page.url.endswith("-1")
+    source.click()
+    assert page.locator("#page-1").is_visible()
+
+    # The RH assistant does not exist for an agent of another direction.
+    other = page.context.browser.new_context(locale="fr-FR").new_page()
+    login(other, live_server, f"technicien@{demo.DEMO_DOMAIN}")
+    other.goto(f"{live_server.url}/assistants/")
+    assert "Assistant RH" not in other.locator("main").inner_text()
+    assert other.goto(f"{live_server.url}/assistants/rh/").status == 404
+    other.context.close()
+
+
+def test_citizen_is_guided_to_the_right_procedure(page, live_server, indexed_demo, screenshot):
+    page.set_viewport_size({"width": 420, "height": 860})  # a phone
+    page.goto(f"{live_server.url}/citoyens/citoyens/")
+    assert "/comptes/login/" not in page.url
+    question = page.get_by_label("Votre question")
+    question.fill("poubelle")
+    question.press("Enter")
+    clarify = page.locator("article.chat-msg--clarify")
+    clarify.wait_for(timeout=30_000)
+    assert "préciser" in clarify.inner_text()
+    choice = page.locator("article.chat-msg--clarify .chip").first
+    assert "bac" in choice.inner_text().lower()
+    screenshot("citoyen-precision")
+
+    page.get_by_label("Votre question").fill("ma poubelle est cassée, il faut la remplacer")
+    page.get_by_role("button", name="Envoyer").click()
+    answer = page.locator("article.chat-msg--assistant .answer").last
+    page.wait_for_function(
+        "() => document.querySelectorAll('article.chat-msg--answered').length > 0",
+        timeout=30_000,
+    )
+    link = answer.get_by_role(
+        "link", name="Remplacement d'un bac à ordures ménagères endommagé", exact=True
+    )
+    assert link.get_attribute("href").startswith("https://www.clairval.example/demarches/")
+    assert "Pièces à préparer" in answer.inner_text()
+    screenshot("citoyen-demarche")
+
+
+def test_ai_admin_reviews_an_assistant(page, live_server, indexed_demo, screenshot):
+    # Some use first, so that the statistics have something to show.
+    login(page, live_server, f"dsi.responsable@{demo.DEMO_DOMAIN}")
+    page.goto(f"{live_server.url}/assistants/intranet/")
+    page.get_by_label("Votre question").fill("Quelle est la couleur du ciel sur Mars ?")
+    page.get_by_label("Votre question").press("Enter")
+    page.locator("article.chat-msg--unknown").wait_for(timeout=30_000)
+
+    page.get_by_role("link", name="Console des assistants").first.click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Console des assistants"
+    screenshot("console-assistants")
+    page.goto(f"{live_server.url}/ia/console/assistants/")
+    row = page.locator("tr", has_text="Assistant de l'intranet")
+    row.get_by_role("link", name="Statistiques").click()
+    body = page.locator("main").inner_text()
+    assert "Quelle est la couleur du ciel sur Mars ?" in body  # content to write
+    screenshot("statistiques-assistant")
+    page.goto(f"{live_server.url}/ia/console/modeles/nouveau/")
+    assert page.get_by_label("Clé d'API").get_attribute("type") == "password"
+    screenshot("nouveau-modele")
