@@ -182,6 +182,12 @@ def ask(
             yield from _finish_guided(conversation, asked, guided, started)
             return
 
+    pseudo = None
+    if assistant.pseudonymize and provider is not None and not provider.is_extractive:
+        from ai.pseudonymize import Pseudonymizer
+
+        # One per question: the rewriting call and the answer share the placeholders.
+        pseudo = Pseudonymizer()
     prepared: Prepared = prepare(
         question,
         user=user,
@@ -190,7 +196,22 @@ def ask(
         collection_ids=list(assistant.collections.values_list("pk", flat=True)),
         system_prompt=assistant.prompt(),
         top_k=assistant.top_k,
+        pseudonymizer=pseudo,
     )
+    if prepared.rewrite_result is not None or prepared.rewrite_error:
+        _audit_call(
+            request=request,
+            user=user,
+            assistant=assistant,
+            provider_name=provider.name,
+            model=provider.model,
+            result=prepared.rewrite_result,
+            sources=[],
+            outcome="error" if prepared.rewrite_error else "rewritten",
+            error=prepared.rewrite_error,
+            purpose="rewrite",
+            pseudonymized=pseudo.counts if pseudo else None,
+        )
     shown = prepared.sources or prepared.closest
     yield Event("sources", {"sources": source_entries(shown, [])})
 
@@ -211,7 +232,7 @@ def ask(
         provider_name, model_name = "extractive", ""
         yield Event("delta", {"text": text})
     else:
-        text, result, error, pseudo_counts = yield from _generate(assistant, provider, prepared)
+        text, result, error, pseudo_counts = yield from _generate(provider, prepared, pseudo)
         if error:
             notice = FALLBACK_NOTICE.format(reason=error)
             outcome = Message.Outcome.FALLBACK
@@ -275,17 +296,13 @@ def ask(
     yield Event("done", {"message_id": answer.pk, "outcome": outcome, "sources": sources})
 
 
-def _generate(assistant: Assistant, provider, prepared: Prepared):
+def _generate(provider, prepared: Prepared, pseudo):
     """Stream the model's answer; returns (text, result, error message, pseudonymised counts).
 
-    With pseudonymisation on, personal data in the question, history and passages is replaced
+    With a pseudonymizer, personal data in the question, history and passages is replaced
     before the call and restored in what the user sees, as it streams."""
     messages = prepared.messages
-    pseudo = None
-    if assistant.pseudonymize:
-        from ai.pseudonymize import Pseudonymizer
-
-        pseudo = Pseudonymizer()
+    if pseudo is not None:
         messages = [LLMMessage(m.role, pseudo.pseudonymize(m.content)) for m in messages]
     restorer = pseudo.restorer() if pseudo else None
     pieces: list[str] = []
@@ -305,7 +322,7 @@ def _generate(assistant: Assistant, provider, prepared: Prepared):
                 pieces.append(tail)
                 yield Event("delta", {"text": tail})
     except ProviderError as exc:
-        logger.warning("Assistant %s : échec du modèle %s (%s)", assistant.slug, provider, exc)
+        logger.warning("Échec du modèle %s (%s)", provider, exc)
         return "", None, exc.user_message, pseudo.counts if pseudo else {}
     text = "".join(pieces)
     if result is not None and pseudo is not None:

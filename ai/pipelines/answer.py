@@ -21,7 +21,7 @@ import numpy as np
 from haystack import Pipeline, component
 
 from ai.embedding import embed_dense
-from ai.llm import LLMMessage, LLMProvider, ProviderError
+from ai.llm import LLMMessage, LLMProvider, LLMResult, ProviderError
 from ai.retrieval import AccessRefused, SearchFilters, SearchResult, search
 from ai.text import analyze, word_terms
 
@@ -61,6 +61,7 @@ class Prepared:
     closest: list[SearchResult]  # best passages even when none is relevant
     messages: list[LLMMessage] = field(default_factory=list)
     rewrite_error: str = ""
+    rewrite_result: LLMResult | None = None  # the model call that rewrote the question
 
 
 @component
@@ -70,29 +71,44 @@ class QueryRewriter:
     Without a model, or without history, the question is used as it is; without a model the
     previous question is prepended so retrieval still sees the subject."""
 
-    @component.output_types(query=str, error=str)
-    def run(self, question: str, history: list[LLMMessage], provider: Shared):
+    @component.output_types(query=str, error=str, result=Shared)
+    def run(
+        self,
+        question: str,
+        history: list[LLMMessage],
+        provider: Shared,
+        pseudonymizer: Shared | None = None,
+    ):
         provider = provider.value
+        pseudo = pseudonymizer.value if pseudonymizer is not None else None
         previous = [m for m in history if m.role == "user"]
         if not previous:
-            return {"query": question, "error": ""}
+            return {"query": question, "error": "", "result": Shared(None)}
         if provider is None or provider.is_extractive:
-            return {"query": f"{previous[-1].content}\n{question}", "error": ""}
+            query = f"{previous[-1].content}\n{question}"
+            return {"query": query, "error": "", "result": Shared(None)}
         transcript = "\n".join(
             f"{'Utilisateur' if m.role == 'user' else 'Assistant'} : {m.content[:600]}"
             for m in history[-HISTORY_TURNS:]
         )
-        messages = [
-            LLMMessage("system", REWRITE_PROMPT),
-            LLMMessage("user", f"{transcript}\nUtilisateur : {question}"),
-        ]
+        request = f"{transcript}\nUtilisateur : {question}"
+        if pseudo is not None:
+            # The conversation goes to the same external model as the answer: same rule.
+            request = pseudo.pseudonymize(request)
+        messages = [LLMMessage("system", REWRITE_PROMPT), LLMMessage("user", request)]
         try:
             result = provider.complete(messages, temperature=0.0, max_tokens=120)
         except ProviderError as exc:
             logger.warning("Reformulation impossible (%s) : question utilisée telle quelle", exc)
-            return {"query": f"{previous[-1].content}\n{question}", "error": exc.user_message}
+            return {
+                "query": f"{previous[-1].content}\n{question}",
+                "error": exc.user_message,
+                "result": Shared(None),
+            }
         rewritten = result.text.strip().strip('"«» ').strip()
-        return {"query": rewritten or question, "error": ""}
+        if pseudo is not None:
+            rewritten = pseudo.restore(rewritten)
+        return {"query": rewritten or question, "error": "", "result": Shared(result)}
 
 
 @component
@@ -178,11 +194,19 @@ def prepare(
     collection_ids: list[int],
     system_prompt: str,
     top_k: int = 5,
+    pseudonymizer=None,
 ) -> Prepared:
-    """Run the pipeline for one question of `user` (whose access rules apply)."""
+    """Run the pipeline for one question of `user` (whose access rules apply).
+
+    With a `pseudonymizer`, what the rewriting step sends to the model is pseudonymised too."""
     out = build_answer_pipeline().run(
         {
-            "rewriter": {"question": question, "history": history, "provider": Shared(provider)},
+            "rewriter": {
+                "question": question,
+                "history": history,
+                "provider": Shared(provider),
+                "pseudonymizer": Shared(pseudonymizer),
+            },
             "retriever": {"user": Shared(user), "collection_ids": collection_ids, "top_k": top_k},
             "prompt": {"question": question, "system_prompt": system_prompt, "history": history},
         },
@@ -195,6 +219,7 @@ def prepare(
         closest=out["gate"]["closest"],
         messages=out["prompt"]["messages"],
         rewrite_error=out["rewriter"]["error"],
+        rewrite_result=out["rewriter"]["result"].value,
     )
 
 

@@ -10,6 +10,7 @@ from ai.index_sync import sync_pending
 from ai.models import Collection, LanguageModel, Source
 from ai.tests.conftest import _isolated_store, upload  # noqa: F401 - autouse fixture
 from ai.tests.conftest import org as org  # re-exported fixture
+from ai.tests.test_sources_web import server, site  # noqa: F401 - the fixture website
 from chat.models import Assistant
 from core.models import Visibility
 

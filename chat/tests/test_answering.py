@@ -160,6 +160,8 @@ def test_personal_data_never_reaches_the_external_model(assistants, fake_llm):
 
     def reply(body):
         text = "\n".join(m["content"] for m in body["messages"])
+        if "Reformule" in body["messages"][0]["content"]:
+            return "Quel délai de remboursement des frais de déplacement pour [PERSONNE_1] ?"
         placeholders = sorted(set(re.findall(r"\[[A-Z]+_\d+\]", text)))
         return "Contacts : " + ", ".join(placeholders) + " [1]"
 
@@ -178,6 +180,19 @@ def test_personal_data_never_reaches_the_external_model(assistants, fake_llm):
     assert "[PERSONNE_1]" in sent or "[PERSONNE_2]" in sent
     for restored in ("Jean-Pierre Lefèvre", "claire.dubois@exemple.fr", "06 12 34 56 78"):
         assert restored in message.content
+
+    # A follow-up: the rewriting call carries the conversation, pseudonymised as well.
+    fake_llm.reset()
+    fake_llm.reply = reply
+    follow, _ = ask(
+        assistant, assistants["agent_rh"], "Et quel délai pour moi ?", message.conversation
+    )
+    assert len(fake_llm.requests) == 2  # rewrite, then answer
+    for request in fake_llm.requests:
+        assert "Lefèvre" not in request.text and "lefevre" not in request.text
+    assert follow.search_query.endswith("frais de déplacement pour Jean-Pierre Lefèvre ?")
+    rewrite = AuditEvent.objects.filter(action=MODEL_CALL, details__purpose="rewrite").get()
+    assert rewrite.details["pseudonymized"]["person"] >= 1
 
 
 def test_follow_up_question_is_rewritten_by_the_model(assistants, fake_llm):

@@ -216,3 +216,44 @@ def test_citizen_conversations_are_erased_after_the_visit(client, assistants):
         content_type="application/json",
     )
     assert sse_events(again)[-1][1]["token"] != token  # the old token opens nothing
+
+
+def test_website_assistant_answers_from_the_crawled_city_site(client, org, site):
+    """The public website's widget: an assistant indexed from the city's site (website
+    source crawled from a local server) answers anonymous visitors from it."""
+    from ai import services as ai_services
+    from ai.index_sync import sync_pending
+    from ai.models import Collection, Source
+    from chat.models import Assistant
+    from core.models import Visibility
+
+    collection = Collection.objects.create(
+        name="Site de la ville", slug="site", direction=org["rh"], visibility=Visibility.PUBLIC
+    )
+    source = ai_services.create_source(
+        user=org["admin_rh"],
+        collection=collection,
+        name="www",
+        kind=Source.Kind.WEBSITE,
+        config={"start_urls": [site.base + "/"], "delay_s": 0},
+    )
+    ai_services.start_run(source, user=org["admin_rh"], inline=True)
+    sync_pending()
+    assistant = Assistant.objects.create(
+        name="Site internet",
+        slug="site",
+        kind=Assistant.Kind.WEBSITE,
+        direction=org["rh"],
+        audience=Assistant.Audience.PUBLIC,
+    )
+    assistant.collections.set([collection])
+
+    assert client.get("/widget/site/").status_code == 200
+    response = client.post(
+        "/citoyens/site/poser/",
+        json.dumps({"question": "Quels sont les horaires d'ouverture de la mairie ?"}),
+        content_type="application/json",
+    )
+    done = sse_events(response)[-1][1]
+    assert "8 h 30" in done["text"]
+    assert any(s["url"].startswith("/documents/") for s in done["sources"] if s["cited"])
