@@ -103,7 +103,10 @@ def _charset_normalizer_candidates(data: bytes) -> list[str]:
     return [match.encoding.replace("-", "_").lower() for match in matches]
 
 
-_ALLOWED_CONTROLS = set("\t\n\r\f\v")
+# Runs of characters that are always readable (allowed controls, printable ASCII, Latin
+# letters and accents, common punctuation, the euro sign): removed in C before the per-character
+# check, which cost 3 % of a whole ingestion run when it looked at every character of every page.
+_READABLE_RUNS = re.compile(r"[\t\n\r\f\v\x20-\x7e\u00a0-\u024f\u2010-\u2027\u2030-\u205e\u20ac]+")
 
 
 def unreadable_ratio(text: str) -> float:
@@ -112,14 +115,8 @@ def unreadable_ratio(text: str) -> float:
         return 0.0
     sample = text[:100_000]
     bad = 0
-    for char in sample:
-        if char in _ALLOWED_CONTROLS:
-            continue
-        if char == "\ufffd":
-            bad += 1
-            continue
-        category = unicodedata.category(char)
-        if category in ("Cc", "Cn", "Co", "Cs"):
+    for char in _READABLE_RUNS.sub("", sample):
+        if char == "\ufffd" or unicodedata.category(char) in ("Cc", "Cn", "Co", "Cs"):
             bad += 1
     return bad / len(sample)
 

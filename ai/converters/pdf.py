@@ -85,10 +85,9 @@ def convert(data: bytes, options: Options) -> ConvertedDocument:
         }
         # A text layer of private-use or control characters (fonts without a Unicode map) is
         # as good as none: OCR reads the page better.
+        binary = {n for n, text in texts.items() if looks_binary(text)}
         without_text = [
-            n
-            for n, text in texts.items()
-            if len(text.strip()) < MIN_TEXT_CHARS or looks_binary(text)
+            n for n, text in texts.items() if len(text.strip()) < MIN_TEXT_CHARS or n in binary
         ]
         ocr_pages: list[int] = []
         if without_text:
@@ -99,7 +98,7 @@ def convert(data: bytes, options: Options) -> ConvertedDocument:
 
     blocks: list[Block] = []
     for number in range(1, page_count + 1):
-        if number not in ocr_pages and looks_binary(texts[number]):
+        if number not in ocr_pages and number in binary:
             continue  # unreadable text layer that OCR did not replace
         blocks.extend(text_to_blocks(texts[number], page=number))
 
