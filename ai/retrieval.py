@@ -173,10 +173,12 @@ def snippet(text: str, query: str, width: int = 320) -> str:
     return prefix + "".join(out) + suffix
 
 
-def _coverage(terms: set[str], chunk: Chunk) -> float:
+def _coverage(terms: set[int], chunk: Chunk) -> float:
+    """Share of the query's terms in the passage (its text, title and headings), read from
+    the stored sparse vector: analysing the text again cost more than the search itself."""
     if not terms:
         return 0.0
-    found = set(analyze(f"{chunk.heading_path}\n{chunk.text}")) & terms
+    found = terms.intersection((chunk.sparse or {}).get("indices", ()))
     return len(found) / len(terms)
 
 
@@ -205,7 +207,8 @@ def search(
     # Twice the limit leaves room for hits the database check drops, four times for the
     # passages of already-listed documents.
     wanted = limit * (4 if per_document else 2)
-    hits = store.hybrid_query(dense, query_sparse(query), qfilter, limit=wanted, mode=mode)
+    sparse_query = query_sparse(query)
+    hits = store.hybrid_query(dense, sparse_query, qfilter, limit=wanted, mode=mode)
     if not hits:
         return []
     # Second check, against the database: drop whatever the user's selectors do not return.
@@ -215,7 +218,7 @@ def search(
         .filter(pk__in=[h.point_id for h in hits])
         .select_related("document", "document__collection", "document__source")
     }
-    terms = set(analyze(query))
+    terms = set(sparse_query["indices"])
     results = []
     seen: set[int] = set()
     for hit in hits:
