@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import sqlite3
+import time
 
 import pytest
 
@@ -192,6 +193,10 @@ def test_postgresql_streams_and_closes_when_the_consumer_stops(pg_url):
             'FETCH FORWARD 500 FROM "ai_sql_source"'  # a server-side cursor, not the whole result
         ]
         rows.close()
+        # The client has closed its connection; the server ends the backend a moment later.
+        deadline = time.monotonic() + 10
+        while admin.execute(sessions).fetchall() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert admin.execute(sessions).fetchall() == []
 
 
