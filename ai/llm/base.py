@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -86,6 +87,25 @@ class LLMProvider:
     model: str = ""
     streams: bool = False
     is_extractive: bool = False
+    # Defaults of the configured model, overridden per call.
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+    def _request(
+        self, messages: list[LLMMessage], temperature: float | None, max_tokens: int | None
+    ) -> dict[str, Any]:
+        """The chat-completion body both SDKs take (same field names)."""
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+        }
+        temperature = self.temperature if temperature is None else temperature
+        max_tokens = self.max_tokens if max_tokens is None else max_tokens
+        if temperature is not None:
+            request["temperature"] = temperature
+        if max_tokens is not None:
+            request["max_tokens"] = max_tokens
+        return request
 
     def complete(
         self,

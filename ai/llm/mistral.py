@@ -88,21 +88,6 @@ class MistralProvider(LLMProvider):
             retry_config=retry_config(max_retries),
         )
 
-    def _request(
-        self, messages: list[LLMMessage], temperature: float | None, max_tokens: int | None
-    ) -> dict[str, Any]:
-        request: dict[str, Any] = {
-            "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-        }
-        temperature = self.temperature if temperature is None else temperature
-        max_tokens = self.max_tokens if max_tokens is None else max_tokens
-        if temperature is not None:
-            request["temperature"] = temperature
-        if max_tokens is not None:
-            request["max_tokens"] = max_tokens
-        return request
-
     def complete(
         self,
         messages: list[LLMMessage],
