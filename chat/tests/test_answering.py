@@ -18,6 +18,22 @@ from core.models import AuditEvent
 pytestmark = pytest.mark.django_db
 
 
+def use_model(assistant, fake_llm, *, provider="openai", pseudonymize=False, **fields):
+    """Give `assistant` a model served by the fake server (OpenAI or Mistral protocol)."""
+    fields.setdefault("model", "m")
+    fields.setdefault("timeout_s", 3)
+    assistant.language_model = LanguageModel.objects.create(
+        name=f"Modèle {provider}",
+        provider=provider,
+        base_url=fake_llm.openai_url if provider == "openai" else fake_llm.url,
+        max_retries=0,
+        **fields,
+    )
+    assistant.pseudonymize = pseudonymize
+    assistant.save()
+    return assistant
+
+
 def ask(assistant, user, question=QUESTION, conversation=None):
     conversation = conversation or services.start_conversation(assistant, user)
     events = list(services.ask(conversation, question, user=user))
@@ -80,14 +96,9 @@ def test_direction_assistant_answers_only_from_its_collections(assistants):
 
 
 def test_openai_model_gets_numbered_sources_and_citations_map_back(assistants, fake_llm):
-    model = LanguageModel.objects.create(
-        name="Test", provider="openai", base_url=fake_llm.openai_url, model="m",
-        timeout_s=3, max_retries=0, input_cost_per_mtok=2, output_cost_per_mtok=6,
-    )  # fmt: skip
-    assistant = assistants["a_intranet"]
-    assistant.language_model = model
-    assistant.pseudonymize = False
-    assistant.save()
+    assistant = use_model(
+        assistants["a_intranet"], fake_llm, input_cost_per_mtok=2, output_cost_per_mtok=6
+    )
 
     def reply(body):
         prompt = body["messages"][-1]["content"]
@@ -111,13 +122,7 @@ def test_openai_model_gets_numbered_sources_and_citations_map_back(assistants, f
 
 
 def test_mistral_client_streams_through_the_same_pipeline(assistants, fake_llm):
-    model = LanguageModel.objects.create(
-        name="Mistral", provider="mistral", base_url=fake_llm.url, model="mistral-small",
-        timeout_s=3, max_retries=0,
-    )  # fmt: skip
-    assistant = assistants["a_rh"]
-    assistant.language_model = model
-    assistant.save()
+    assistant = use_model(assistants["a_rh"], fake_llm, provider="mistral", model="mistral-small")
     fake_llm.reply = "Le formulaire ROUGE [1] est à envoyer à la paie."
     message, _ = ask(assistant, assistants["agent_rh"])
     assert fake_llm.last.flavour == "mistral"
@@ -127,13 +132,7 @@ def test_mistral_client_streams_through_the_same_pipeline(assistants, fake_llm):
 
 @pytest.mark.parametrize("failure", ["error", "timeout"])
 def test_provider_failure_falls_back_to_a_labelled_extractive_answer(assistants, fake_llm, failure):
-    model = LanguageModel.objects.create(
-        name="Panne", provider="openai", base_url=fake_llm.openai_url, model="m",
-        timeout_s=0.5, max_retries=0,
-    )  # fmt: skip
-    assistant = assistants["a_rh"]
-    assistant.language_model = model
-    assistant.save()
+    assistant = use_model(assistants["a_rh"], fake_llm, timeout_s=0.5)
     if failure == "error":
         fake_llm.fail_status = 500
     else:
@@ -149,14 +148,7 @@ def test_provider_failure_falls_back_to_a_labelled_extractive_answer(assistants,
 
 
 def test_personal_data_never_reaches_the_external_model(assistants, fake_llm):
-    model = LanguageModel.objects.create(
-        name="Externe", provider="openai", base_url=fake_llm.openai_url, model="m",
-        timeout_s=3, max_retries=0,
-    )  # fmt: skip
-    assistant = assistants["a_rh"]
-    assistant.language_model = model
-    assistant.pseudonymize = True
-    assistant.save()
+    assistant = use_model(assistants["a_rh"], fake_llm, pseudonymize=True)
 
     def reply(body):
         text = "\n".join(m["content"] for m in body["messages"])
@@ -196,14 +188,7 @@ def test_personal_data_never_reaches_the_external_model(assistants, fake_llm):
 
 
 def test_follow_up_question_is_rewritten_by_the_model(assistants, fake_llm):
-    model = LanguageModel.objects.create(
-        name="Suivi", provider="openai", base_url=fake_llm.openai_url, model="m",
-        timeout_s=3, max_retries=0,
-    )  # fmt: skip
-    assistant = assistants["a_rh"]
-    assistant.language_model = model
-    assistant.pseudonymize = False
-    assistant.save()
+    assistant = use_model(assistants["a_rh"], fake_llm)
 
     def reply(body):
         if "Reformule" in body["messages"][0]["content"]:
