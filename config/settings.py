@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "core.apps.CoreConfig",
     "ai.apps.AiConfig",
     "chat.apps.ChatConfig",
+    "helpdesk.apps.HelpdeskConfig",
 ]
 
 MIDDLEWARE = [

@@ -30,7 +30,17 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     JURISTE: ("core.view_announcement", "core.view_direction"),
     FINANCES: ("core.view_announcement", "core.view_direction"),
     FONCIER: ("core.view_announcement", "core.view_direction"),
-    TECHNICIEN_DSI: ("core.view_announcement", "core.view_direction"),
+    TECHNICIEN_DSI: (
+        "core.view_announcement",
+        "core.view_direction",
+        # Every ticket, the knowledge base, imports of past tickets.
+        "helpdesk.view_all_tickets",
+        "helpdesk.change_ticket",
+        "helpdesk.add_article",
+        "helpdesk.change_article",
+        "helpdesk.add_importjob",
+        "helpdesk.view_importjob",
+    ),
     ADMIN_IA: (
         "core.view_announcement",
         "core.view_direction",
