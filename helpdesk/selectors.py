@@ -1,0 +1,57 @@
+"""Reads of the helpdesk; every selector takes the requesting user.
+
+A requester sees their own tickets and nobody else's; technicians of the IT department
+(`helpdesk.view_all_tickets`) see every ticket. Articles for agents are readable by every agent
+once published; internal technician notes only by technicians.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from helpdesk.models import Article, Comment, Ticket
+
+TECHNICIAN_PERM = "helpdesk.view_all_tickets"
+
+
+def is_technician(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and user.has_perm(TECHNICIAN_PERM)
+
+
+def visible_tickets(user) -> QuerySet[Ticket]:
+    qs = Ticket.objects.select_related("category", "requester", "assigned_to", "direction")
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if is_technician(user):
+        return qs
+    return qs.filter(requester=user)
+
+
+def get_ticket(user, pk) -> Ticket:
+    ticket = visible_tickets(user).filter(pk=pk).first()
+    if ticket is None:
+        raise Http404("Aucun ticket ne correspond à la demande.")
+    return ticket
+
+
+def ticket_comments(user, ticket: Ticket) -> QuerySet[Comment]:
+    """A ticket's comments; internal notes only for technicians."""
+    qs = ticket.comments.select_related("author")
+    return qs if is_technician(user) else qs.filter(internal=False)
+
+
+def visible_articles(user) -> QuerySet[Article]:
+    qs = Article.objects.select_related("category")
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if is_technician(user):
+        return qs
+    return qs.filter(status=Article.Status.PUBLISHED, audience=Article.Audience.AGENTS)
+
+
+def get_article(user, pk) -> Article:
+    article = visible_articles(user).filter(pk=pk).first()
+    if article is None:
+        raise Http404("Aucun article ne correspond à la demande.")
+    return article
