@@ -108,6 +108,15 @@ class SourceForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     key_column = forms.CharField(label="Colonne identifiant", required=False)
+    app_provider = forms.ChoiceField(label="Données de l'application", required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from ai.sources import app
+
+        self.fields["app_provider"].choices = [("", "—")] + [
+            (p.name, p.label) for p in app.providers()
+        ]
 
     def config(self) -> dict:
         d = self.cleaned_data
@@ -130,6 +139,8 @@ class SourceForm(forms.Form):
                 "body_template": d["body_template"],
                 "key_column": d["key_column"] or None,
             }
+        if kind == Source.Kind.APP:
+            return {"provider": d["app_provider"]}
         return {}
 
     def clean(self):
@@ -139,6 +150,7 @@ class SourceForm(forms.Form):
             Source.Kind.FOLDER: ["folder_path"],
             Source.Kind.WEBSITE: ["start_urls"],
             Source.Kind.SQL: ["sql_url", "sql_query", "title_template", "body_template"],
+            Source.Kind.APP: ["app_provider"],
         }.get(kind, [])
         for name in required:
             if not data.get(name):

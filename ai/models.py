@@ -47,6 +47,7 @@ class Source(models.Model):
         FOLDER = "folder", "Dossier du serveur"
         WEBSITE = "website", "Site web"
         SQL = "sql", "Base de données SQL"
+        APP = "app", "Données d'une application"
 
     collection = models.ForeignKey(
         Collection, verbose_name="base", on_delete=models.CASCADE, related_name="sources"

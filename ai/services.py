@@ -161,6 +161,11 @@ def validate_source_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
 
         _check_keys(config, CrawlConfig)
         crawl(CrawlConfig(**config))  # checks the settings; nothing is fetched until iterated
+    elif kind == Source.Kind.APP:
+        from ai.sources import app
+
+        _check_keys(config, app.AppConfig)
+        app.provider(config)
     elif kind == Source.Kind.SQL:
         from ai.sources.sql import SqlConfig, check_query
 
@@ -413,6 +418,10 @@ def _collect(source: Source) -> tuple[list[Document], int]:
         from ai.sources.sql import SqlConfig, fetch_rows
 
         return _collect_fetched(source, fetch_rows(SqlConfig(**source.config)))
+    if source.kind == Source.Kind.APP:
+        from ai.sources import app
+
+        return _collect_fetched(source, app.fetch(source.config))
     raise SourceError(f"Type de source inconnu : {source.kind}.")
 
 
@@ -675,7 +684,8 @@ def retry_document(*, user, document: Document) -> IngestionRun:
     again by its source: that document is retried by a run of the whole source.
     """
     _check_manage(user, document.collection.direction, "ai.change_collection")
-    if not document.file and document.source.kind in (Source.Kind.WEBSITE, Source.Kind.SQL):
+    refetched = (Source.Kind.WEBSITE, Source.Kind.SQL, Source.Kind.APP)
+    if not document.file and document.source.kind in refetched:
         audit.record(
             "ai.document.retry",
             actor=user,

@@ -50,6 +50,7 @@
     folder: ["folder_path", "folder_include"],
     website: ["start_urls", "include", "exclude", "max_depth", "max_pages"],
     sql: ["sql_url", "sql_query", "title_template", "body_template", "key_column"],
+    app: ["app_provider"],
     upload: []
   };
   var select = form.querySelector('select[name="src-kind"]');
