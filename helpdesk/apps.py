@@ -8,7 +8,19 @@ class HelpdeskConfig(AppConfig):
 
     def ready(self) -> None:
         from ai.sources import app
+        from core.modules import Module, register
         from helpdesk import indexing
+
+        register(
+            Module(
+                "helpdesk_imports",
+                "Imports helpdesk",
+                "helpdesk:import_list",
+                "Importer les tickets et articles passés (GLPI, CSV, XLSX)",
+                permissions=("helpdesk.view_importjob",),
+                order=820,
+            )
+        )
 
         app.register(
             "helpdesk.articles",
