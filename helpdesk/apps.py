@@ -13,6 +13,15 @@ class HelpdeskConfig(AppConfig):
 
         register(
             Module(
+                "helpdesk",
+                "Assistance informatique",
+                "helpdesk:tickets",
+                "Vos demandes à la DSI ; pour les techniciens, les tickets à traiter",
+                order=6,
+            )
+        )
+        register(
+            Module(
                 "helpdesk_imports",
                 "Imports helpdesk",
                 "helpdesk:import_list",

@@ -151,7 +151,15 @@ class StatusChange(models.Model):
         ordering = ["at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.from_status or '–'} → {self.to_status}"
+        return f"{self.from_label or '–'} → {self.to_label}"
+
+    @property
+    def from_label(self) -> str:
+        return Ticket.Status(self.from_status).label if self.from_status else ""
+
+    @property
+    def to_label(self) -> str:
+        return Ticket.Status(self.to_status).label
 
 
 class Comment(models.Model):

@@ -55,3 +55,39 @@ def get_article(user, pk) -> Article:
     if article is None:
         raise Http404("Aucun article ne correspond à la demande.")
     return article
+
+
+def similar_resolved(user, ticket: Ticket, limit: int = 5) -> list[tuple[Ticket, float]]:
+    """Resolved tickets most like this one, as the AI layer finds them among the resolutions
+    indexed for the IT department (sources `helpdesk.technicians`); technicians only, and
+    every hit goes back through `visible_tickets`."""
+    if not is_technician(user):
+        return []
+    from ai.models import Source
+    from ai.retrieval import AccessRefused, SearchFilters, search
+
+    collection_ids = list(
+        Source.objects.filter(
+            kind=Source.Kind.APP, config__provider="helpdesk.technicians"
+        ).values_list("collection_id", flat=True)
+    )
+    if not collection_ids:
+        return []
+    query = f"{ticket.title}\n{ticket.description}"[:2000]
+    try:
+        results = search(
+            user,
+            query,
+            filters=SearchFilters(collection_ids=collection_ids),
+            limit=limit + 1,
+            per_document=True,
+        )
+    except AccessRefused:
+        return []
+    scores: dict[int, float] = {}
+    for result in results:
+        kind, _, pk = result.document.uri.removeprefix("helpdesk:").partition(":")
+        if kind == "ticket" and pk.isdigit() and int(pk) != ticket.pk:
+            scores.setdefault(int(pk), result.score)
+    found = visible_tickets(user).filter(pk__in=scores)
+    return sorted(((t, scores[t.pk]) for t in found), key=lambda pair: -pair[1])[:limit]

@@ -1,10 +1,20 @@
 from django.urls import path
 
-from helpdesk import views
+from helpdesk import ticket_views, views
 
 app_name = "helpdesk"
 
 urlpatterns = [
+    # Tickets: an agent's own, the technicians' queue.
+    path("assistance/tickets/", ticket_views.ticket_list, name="tickets"),
+    path("assistance/tickets/nouveau/", ticket_views.ticket_new, name="ticket_new"),
+    path("assistance/tickets/<int:pk>/", ticket_views.ticket_detail, name="ticket"),
+    path(
+        "assistance/tickets/<int:pk>/commentaire/",
+        ticket_views.ticket_comment,
+        name="ticket_comment",
+    ),
+    path("assistance/tickets/<int:pk>/etat/", ticket_views.ticket_status, name="ticket_status"),
     # Imports of past tickets and articles (IT technicians).
     path("assistance/imports/", views.import_list, name="import_list"),
     path("assistance/imports/nouveau/", views.import_new, name="import_new"),

@@ -26,7 +26,14 @@ def nav_labels(page) -> list[str]:
 def test_agent_sees_only_agent_modules(page, live_server, demo_city, screenshot):
     login(page, live_server, f"agent.proprete@{demo.DEMO_DOMAIN}")
     assert page.get_by_role("heading", level=1).inner_text() == "Bonjour Lucie"
-    assert nav_labels(page) == ["Accueil", "Assistants", "Recherche", "Annuaire", "Actualités"]
+    assert nav_labels(page) == [
+        "Accueil",
+        "Assistants",
+        "Recherche",
+        "Assistance informatique",
+        "Annuaire",
+        "Actualités",
+    ]
     header = page.locator("header").inner_text()
     assert "Direction de la propreté urbaine" in header
     # News of another direction restricted to it must not show; internal news does.
@@ -51,6 +58,7 @@ def test_ai_admin_sees_audit_and_administration(page, live_server, demo_city, sc
         "Accueil",
         "Assistants",
         "Recherche",
+        "Assistance informatique",
         "Annuaire",
         "Actualités",
         "Console IA",

@@ -1,0 +1,110 @@
+"""Ticket pages: an agent opens and follows their own tickets; nobody else's, through any page;
+a technician works the queue and sees similar resolved tickets."""
+
+from __future__ import annotations
+
+import pytest
+
+from ai import services as ai_services
+from ai.index_sync import sync_pending
+from ai.models import Collection, Source
+from ai.tests.conftest import _isolated_store  # noqa: F401 - autouse fixture
+from core.models import Visibility
+from core.tests.factories import DirectionFactory, UserFactory
+from helpdesk import services
+from helpdesk.models import Comment, Ticket
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people():
+    rh, dsi = DirectionFactory(code="DRH"), DirectionFactory(code="DSI")
+    return {
+        "alice": UserFactory(roles=["agent"], directions=[rh]),
+        "bob": UserFactory(roles=["agent"], directions=[rh]),
+        "tech": UserFactory(roles=["agent", "technicien DSI"], directions=[dsi]),
+        "admin": UserFactory(roles=["agent", "administrateur IA"], directions=[dsi]),
+        "dsi": dsi,
+    }
+
+
+def test_an_agent_opens_and_follows_a_ticket(client, people):
+    client.force_login(people["alice"])
+    response = client.post(
+        "/assistance/tickets/nouveau/",
+        {"title": "Imprimante en panne", "description": "Code E-203", "priority": "3"},
+    )
+    ticket = Ticket.objects.get()
+    assert response.url == f"/assistance/tickets/{ticket.pk}/"
+    assert (ticket.requester, ticket.priority, ticket.status) == (people["alice"], 3, "new")
+    assert "Imprimante en panne" in client.get("/assistance/tickets/").content.decode()
+    client.post(f"/assistance/tickets/{ticket.pk}/commentaire/", {"body": "Toujours en panne."})
+    # An agent cannot slip in an internal note nor change the status.
+    client.post(f"/assistance/tickets/{ticket.pk}/commentaire/", {"body": "note", "internal": "on"})
+    assert list(Comment.objects.values_list("body", "internal")) == [("Toujours en panne.", False)]
+    assert (
+        client.post(f"/assistance/tickets/{ticket.pk}/etat/", {"status": "closed"}).status_code
+        == 403
+    )
+
+
+def test_nobody_reads_another_agents_ticket(client, people):
+    ticket = services.open_ticket(requester=people["alice"], title="Écran noir")
+    services.add_comment(ticket, author=people["tech"], body="Carte graphique HS", internal=True)
+    client.force_login(people["bob"])
+    assert "Écran noir" not in client.get("/assistance/tickets/").content.decode()
+    for url in (
+        f"/assistance/tickets/{ticket.pk}/",
+        f"/assistance/tickets/{ticket.pk}/commentaire/",
+        f"/assistance/tickets/{ticket.pk}/etat/",
+    ):
+        assert client.get(url).status_code in (404, 405)
+        assert client.post(url, {"body": "x", "status": "closed"}).status_code == 404
+    client.force_login(people["alice"])
+    page = client.get(f"/assistance/tickets/{ticket.pk}/").content.decode()
+    assert "Écran noir" in page and "Carte graphique HS" not in page
+
+
+def test_a_technician_resolves_and_sees_similar_resolved_tickets(client, people):
+    old = services.open_ticket(
+        requester=people["bob"],
+        title="Copieur : impression en attente",
+        description="Les documents restent en attente sur le copieur du 2e étage.",
+    )
+    services.change_status(
+        old, Ticket.Status.RESOLVED, by=people["tech"], resolution="File d'impression purgée."
+    )
+    notes = Collection.objects.create(
+        name="Résolutions", slug="res", direction=people["dsi"], visibility=Visibility.DIRECTION
+    )
+    source = ai_services.create_source(
+        user=people["admin"],
+        collection=notes,
+        name="Tickets",
+        kind=Source.Kind.APP,
+        config={"provider": "helpdesk.technicians"},
+    )
+    ai_services.start_run(source, user=people["admin"], inline=True)
+    sync_pending()
+
+    new = services.open_ticket(
+        requester=people["alice"],
+        title="Impression bloquée",
+        description="Mes documents restent en attente sur le copieur.",
+    )
+    client.force_login(people["tech"])
+    page = client.get(f"/assistance/tickets/{new.pk}/").content.decode()
+    assert "Tickets semblables déjà résolus" in page
+    assert "Copieur : impression en attente" in page and "File d&#x27;impression purgée" in page
+    queue = client.get("/assistance/tickets/").content.decode()
+    assert "Impression bloquée" in queue and "Copieur : impression" not in queue  # resolved
+    client.post(
+        f"/assistance/tickets/{new.pk}/etat/",
+        {"status": "resolved", "resolution": "File purgée également."},
+    )
+    new.refresh_from_db()
+    assert new.status == "resolved" and new.resolved_at is not None
+    # The requester never gets the similar-tickets panel.
+    client.force_login(people["alice"])
+    assert "Tickets semblables" not in client.get(f"/assistance/tickets/{new.pk}/").content.decode()

@@ -1,0 +1,115 @@
+"""Ticket pages: an agent's own tickets, the technicians' queue, a ticket and its follow-up."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from helpdesk import selectors, services
+from helpdesk.models import Ticket
+from helpdesk.ticket_forms import CommentForm, StatusForm, TicketForm
+
+
+def ticket_list(request: HttpRequest) -> HttpResponse:
+    technician = selectors.is_technician(request.user)
+    tickets = selectors.visible_tickets(request.user)
+    status = request.GET.get("etat", "")
+    if status in Ticket.Status.values:
+        tickets = tickets.filter(status=status)
+    elif technician:
+        # The queue: what is still to be done, not years of imported history.
+        tickets = tickets.exclude(status__in=[Ticket.Status.RESOLVED, Ticket.Status.CLOSED])
+    return render(
+        request,
+        "helpdesk/ticket_list.html",
+        {
+            "tickets": tickets[:200],
+            "technician": technician,
+            "status": status,
+            "statuses": Ticket.Status.choices,
+        },
+    )
+
+
+def ticket_new(request: HttpRequest) -> HttpResponse:
+    initial = {
+        "title": request.GET.get("titre", ""),
+        "description": request.GET.get("description", ""),
+    }
+    form = TicketForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            ticket = services.open_ticket(
+                requester=request.user,
+                title=d["title"],
+                description=d["description"],
+                category=d["category"],
+                priority=d["priority"],
+            )
+        except services.TicketError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Ticket n° {ticket.pk} ouvert : la DSI vous répondra ici.")
+            return redirect("helpdesk:ticket", pk=ticket.pk)
+    return render(request, "helpdesk/ticket_new.html", {"form": form})
+
+
+def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = selectors.get_ticket(request.user, pk)
+    technician = selectors.is_technician(request.user)
+    return render(
+        request,
+        "helpdesk/ticket_detail.html",
+        {
+            "ticket": ticket,
+            "technician": technician,
+            "comments": selectors.ticket_comments(request.user, ticket),
+            "history": ticket.history.select_related("by"),
+            "comment_form": CommentForm(),
+            "status_form": StatusForm(initial={"status": ticket.status}) if technician else None,
+            "similar": selectors.similar_resolved(request.user, ticket) if technician else [],
+        },
+    )
+
+
+@require_POST
+def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = selectors.get_ticket(request.user, pk)
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.add_comment(
+                ticket,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                internal=form.cleaned_data["internal"],
+            )
+        except services.TicketError as exc:
+            messages.error(request, str(exc))
+    else:
+        messages.error(request, "Le message est vide.")
+    return redirect("helpdesk:ticket", pk=ticket.pk)
+
+
+@require_POST
+def ticket_status(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = selectors.get_ticket(request.user, pk)
+    if not selectors.is_technician(request.user):
+        raise PermissionDenied("Seuls les techniciens changent l'état d'un ticket.")
+    form = StatusForm(request.POST)
+    if form.is_valid():
+        try:
+            services.change_status(
+                ticket,
+                form.cleaned_data["status"],
+                by=request.user,
+                resolution=form.cleaned_data["resolution"],
+            )
+            messages.success(request, "Ticket mis à jour.")
+        except services.TicketError as exc:
+            messages.error(request, str(exc))
+    return redirect("helpdesk:ticket", pk=ticket.pk)
