@@ -86,6 +86,8 @@ def similar_resolved(user, ticket: Ticket, limit: int = 5) -> list[tuple[Ticket,
         return []
     scores: dict[int, float] = {}
     for result in results:
+        if not result.relevant:  # the top k always comes back, related or not
+            continue
         kind, _, pk = result.document.uri.removeprefix("helpdesk:").partition(":")
         if kind == "ticket" and pk.isdigit() and int(pk) != ticket.pk:
             scores.setdefault(int(pk), result.score)

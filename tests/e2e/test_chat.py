@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core import demo
+from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_portal import login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -92,3 +93,36 @@ def test_ai_admin_reviews_an_assistant(page, live_server, indexed_demo, screensh
     page.goto(f"{live_server.url}/ia/console/modeles/nouveau/")
     assert page.get_by_label("Clé d'API").get_attribute("type") == "password"
     screenshot("nouveau-modele")
+
+
+def test_printer_problem_article_then_ticket_then_similar(
+    page, live_server, indexed_demo, screenshot
+):
+    """The helpdesk path: an agent describes a printer problem, gets the article, still opens a
+    pre-filled ticket; a technician opens it and sees the similar resolved ticket."""
+    login(page, live_server, f"agent.proprete@{demo.DEMO_DOMAIN}")
+    page.goto(f"{live_server.url}/assistants/assistance-informatique/")
+    question = page.get_by_label("Votre question")
+    question.fill("Mes impressions restent en attente sur le copieur")
+    question.press("Enter")
+    answer = page.locator("article.chat-msg--assistant .answer").last
+    answer.wait_for(timeout=30_000)
+    assert "file" in answer.inner_text().lower() or "copieur" in answer.inner_text().lower()
+    sources = page.locator(".sources__list").last.inner_text()
+    assert "Imprimante" in sources and "Résolutions" not in sources
+    screenshot("assistance-article")
+
+    page.get_by_role("link", name="Ouvrir un ticket").click()
+    assert page.get_by_label("Titre").input_value().startswith("Mes impressions restent")
+    page.get_by_role("button", name="Envoyer la demande").click()
+    assert "Ticket n°" in page.locator(".messages").inner_text()
+    ticket_url = page.url
+
+    tech = page.context.browser.new_context(locale="fr-FR").new_page()
+    login(tech, live_server, f"technicien@{demo.DEMO_DOMAIN}")
+    tech.goto(ticket_url)
+    similar = tech.locator("section", has_text="Tickets semblables déjà résolus")
+    assert "Copieur du 2e étage : impression en attente" in similar.inner_text()
+    assert "VPN" not in similar.inner_text()
+    tech.screenshot(path=str(ARTIFACTS / "assistance-technicien.png"), full_page=True)
+    tech.context.close()
