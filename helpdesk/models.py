@@ -287,3 +287,27 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} – {self.filename}"
+
+
+class Deflection(models.Model):
+    """« Résolu sans ticket »: an agent said the helpdesk assistant solved their problem."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The chat conversation that solved it (chat.Conversation); a plain id keeps the apps apart.
+    conversation_id = models.PositiveBigIntegerField("conversation", null=True, blank=True)
+    question = models.CharField("problème décrit", max_length=500, blank=True)
+    created_at = models.DateTimeField("le", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "problème résolu sans ticket"
+        verbose_name_plural = "problèmes résolus sans ticket"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "conversation_id"], name="helpdesk_one_deflection_per_conversation"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.question[:60]

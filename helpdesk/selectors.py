@@ -93,3 +93,14 @@ def similar_resolved(user, ticket: Ticket, limit: int = 5) -> list[tuple[Ticket,
             scores.setdefault(int(pk), result.score)
     found = visible_tickets(user).filter(pk__in=scores)
     return sorted(((t, scores[t.pk]) for t in found), key=lambda pair: -pair[1])[:limit]
+
+
+def deflection_count(days: int = 30) -> int:
+    """Problems solved by the assistant without a ticket over the last `days` days."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from helpdesk.models import Deflection
+
+    return Deflection.objects.filter(created_at__gte=timezone.now() - timedelta(days=days)).count()

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import access
-from helpdesk.models import Article, Category, Comment, StatusChange, Ticket
+from helpdesk.models import Article, Category, Comment, Deflection, StatusChange, Ticket
 from helpdesk.selectors import is_technician
 
 
@@ -98,3 +98,12 @@ def draft_article_from_ticket(ticket: Ticket, *, by) -> Article:
         source_ticket=ticket,
         author=by,
     )
+
+
+def record_deflection(*, user, conversation_id: int | None, question: str) -> Deflection:
+    """The agent's problem was solved by the assistant: no ticket (counted once per
+    conversation)."""
+    deflection, _ = Deflection.objects.get_or_create(
+        user=user, conversation_id=conversation_id, defaults={"question": question[:500]}
+    )
+    return deflection

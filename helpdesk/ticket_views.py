@@ -30,6 +30,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
             "technician": technician,
             "status": status,
             "statuses": Ticket.Status.choices,
+            "deflections": selectors.deflection_count(30) if technician else None,
         },
     )
 
@@ -113,3 +114,16 @@ def ticket_status(request: HttpRequest, pk: int) -> HttpResponse:
         except services.TicketError as exc:
             messages.error(request, str(exc))
     return redirect("helpdesk:ticket", pk=ticket.pk)
+
+
+@require_POST
+def deflection(request: HttpRequest) -> HttpResponse:
+    """« Mon problème est résolu » under a helpdesk assistant's answer."""
+    from chat import selectors as chat_selectors
+
+    conversation = chat_selectors.get_conversation(request.user, request.POST.get("conversation"))
+    services.record_deflection(
+        user=request.user, conversation_id=conversation.pk, question=conversation.title
+    )
+    messages.success(request, "Merci ! Votre problème est noté comme résolu, sans ticket.")
+    return redirect("chat:conversation", conversation.assistant.slug, conversation.pk)

@@ -15,6 +15,7 @@ urlpatterns = [
         name="ticket_comment",
     ),
     path("assistance/tickets/<int:pk>/etat/", ticket_views.ticket_status, name="ticket_status"),
+    path("assistance/resolu-sans-ticket/", ticket_views.deflection, name="deflection"),
     # Imports of past tickets and articles (IT technicians).
     path("assistance/imports/", views.import_list, name="import_list"),
     path("assistance/imports/nouveau/", views.import_new, name="import_new"),

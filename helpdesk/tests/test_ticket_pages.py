@@ -108,3 +108,33 @@ def test_a_technician_resolves_and_sees_similar_resolved_tickets(client, people)
     # The requester never gets the similar-tickets panel.
     client.force_login(people["alice"])
     assert "Tickets semblables" not in client.get(f"/assistance/tickets/{new.pk}/").content.decode()
+
+
+def test_solved_without_a_ticket_is_recorded_once_and_reported(client, people):
+    from chat.models import Assistant, Conversation
+    from helpdesk.models import Deflection
+
+    assistant = Assistant.objects.create(
+        name="Assistance",
+        slug="assistance",
+        kind=Assistant.Kind.HELPDESK,
+        direction=people["dsi"],
+    )
+    conversation = Conversation.objects.create(
+        assistant=assistant, user=people["alice"], title="Imprimante bloquée"
+    )
+    client.force_login(people["bob"])  # not his conversation
+    assert (
+        client.post(
+            "/assistance/resolu-sans-ticket/", {"conversation": conversation.pk}
+        ).status_code
+        == 404
+    )
+    client.force_login(people["alice"])
+    for _ in range(2):
+        response = client.post("/assistance/resolu-sans-ticket/", {"conversation": conversation.pk})
+    assert response.url == f"/assistants/assistance/c/{conversation.pk}/"
+    assert Deflection.objects.get().question == "Imprimante bloquée"
+    client.force_login(people["tech"])
+    page = client.get("/assistance/tickets/").content.decode()
+    assert "sans ticket (30 derniers jours) : <strong>1</strong>" in page
