@@ -60,7 +60,8 @@ class Assistant(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assistants",
-        help_text="Vide : réponses extractives (passages les plus pertinents, sans modèle).",
+        help_text="Vide : le fournisseur par défaut du serveur (réglage LLM_PROVIDER) ; sans "
+        "réglage, réponses extractives (passages les plus pertinents, sans modèle).",
     )
     system_prompt = models.TextField("consignes (prompt système)", blank=True)
     greeting = models.CharField("message d'accueil", max_length=500, blank=True)

@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
                 ('audience_groups', models.ManyToManyField(blank=True, related_name='+', to='auth.group', verbose_name='groupes autorisés')),
                 ('collections', models.ManyToManyField(blank=True, related_name='assistants', to='ai.collection', verbose_name='bases de connaissances')),
                 ('direction', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.direction', verbose_name='direction gestionnaire')),
-                ('language_model', models.ForeignKey(blank=True, help_text='Vide : réponses extractives (passages les plus pertinents, sans modèle).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assistants', to='ai.languagemodel', verbose_name='modèle de langage')),
+                ('language_model', models.ForeignKey(blank=True, help_text='Vide : le fournisseur par défaut du serveur (réglage LLM_PROVIDER) ; sans réglage, réponses extractives (passages les plus pertinents, sans modèle).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assistants', to='ai.languagemodel', verbose_name='modèle de langage')),
             ],
             options={
                 'verbose_name': 'assistant',
