@@ -266,6 +266,8 @@ def public_ask(request: HttpRequest, slug: str) -> HttpResponse:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
         body = request.POST
+    if not hasattr(body, "get"):  # valid JSON, but not an object
+        body = {}
     question = str(body.get("question", ""))[: services.MAX_QUESTION_CHARS + 1]
     token = str(body.get("token", ""))[:64]
     user = AnonymousUser()

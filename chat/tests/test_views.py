@@ -257,3 +257,10 @@ def test_website_assistant_answers_from_the_crawled_city_site(client, org, site)
     done = sse_events(response)[-1][1]
     assert "8 h 30" in done["text"]
     assert any(s["url"].startswith("/documents/") for s in done["sources"] if s["cited"])
+
+
+def test_citizen_endpoint_refuses_odd_bodies_in_french(client, assistants):
+    for body in ("[1, 2]", '"texte"', "{pas du json", ""):
+        response = client.post("/citoyens/citoyens/poser/", body, content_type="application/json")
+        assert response.status_code == 400
+        assert response.json()["error"] == "Écrivez une question."
