@@ -1,4 +1,11 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _schedules_after_migrate(sender, **kwargs) -> None:
+    from helpdesk.services import ensure_schedules
+
+    ensure_schedules()
 
 
 class HelpdeskConfig(AppConfig):
@@ -10,6 +17,10 @@ class HelpdeskConfig(AppConfig):
         from ai.sources import app
         from core.modules import Module, register
         from helpdesk import indexing
+
+        post_migrate.connect(
+            _schedules_after_migrate, sender=self, dispatch_uid="helpdesk_schedules"
+        )
 
         register(
             Module(

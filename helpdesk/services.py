@@ -107,3 +107,74 @@ def record_deflection(*, user, conversation_id: int | None, question: str) -> De
         user=user, conversation_id=conversation_id, defaults={"question": question[:500]}
     )
     return deflection
+
+
+# --- Category suggestion -------------------------------------------------------------------
+
+_model_cache: dict = {}
+
+
+def category_model_path():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    return Path(settings.MEDIA_ROOT) / "helpdesk" / "category-model.joblib"
+
+
+def train_category_model():
+    """Learn the category suggestion from the tickets that have a category (their title and
+    description), store it, and return it with its measured accuracy. French ValueError when
+    the history is too thin."""
+    from helpdesk import classifier
+
+    rows = list(
+        Ticket.objects.filter(category__isnull=False)
+        .select_related("category__parent")
+        .order_by("pk")[:20_000]
+    )
+    model = classifier.train(
+        [f"{t.title}\n{t.description}" for t in rows], [t.category.path for t in rows]
+    )
+    path = category_model_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    classifier.save(model, path)
+    _model_cache.clear()
+    return model
+
+
+def current_category_model():
+    """The stored model (reloaded when the file changes), or None before the first training."""
+    from helpdesk import classifier
+
+    path = category_model_path()
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+    if _model_cache.get("stamp") != stamp:
+        _model_cache.update(stamp=stamp, model=classifier.load(path))
+    return _model_cache["model"]
+
+
+def suggest_category(title: str, description: str = "") -> Category | None:
+    """The category the model finds most likely for this problem, if it is confident enough."""
+    model = current_category_model()
+    text = f"{title}\n{description}".strip()
+    if model is None or not text:
+        return None
+    suggestion = model.predict([text])[0]
+    if suggestion.probability < 0.35:  # a weak guess is worse than « Je ne sais pas »
+        return None
+    by_path = {c.path: c for c in Category.objects.filter(is_active=True).select_related("parent")}
+    return by_path.get(suggestion.label)
+
+
+def ensure_schedules() -> None:
+    """The nightly retraining of the category suggestion (idempotent; after migrations)."""
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name="helpdesk.retrain_category_model",
+        defaults={"func": "helpdesk.tasks.retrain_category_model", "schedule_type": Schedule.DAILY},
+    )

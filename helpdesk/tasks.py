@@ -7,3 +7,14 @@ from helpdesk import imports
 
 def run_import(job_id: int) -> None:
     imports.run_import(job_id)
+
+
+def retrain_category_model() -> None:
+    from helpdesk import services
+
+    try:
+        services.train_category_model()
+    except ValueError as exc:  # too little history yet: nothing to learn, not an error
+        import logging
+
+        logging.getLogger(__name__).info("Suggestion de catégorie non entraînée : %s", exc)

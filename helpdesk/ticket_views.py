@@ -31,15 +31,18 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
             "status": status,
             "statuses": Ticket.Status.choices,
             "deflections": selectors.deflection_count(30) if technician else None,
+            "category_model": services.current_category_model() if technician else None,
         },
     )
 
 
 def ticket_new(request: HttpRequest) -> HttpResponse:
-    initial = {
-        "title": request.GET.get("titre", ""),
-        "description": request.GET.get("description", ""),
-    }
+    title, description = request.GET.get("titre", ""), request.GET.get("description", "")
+    initial = {"title": title, "description": description}
+    # Pre-filled from the helpdesk assistant: the learnt category is proposed, not imposed.
+    suggested = services.suggest_category(title, description) if title else None
+    if suggested is not None:
+        initial["category"] = suggested.pk
     form = TicketForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -56,7 +59,7 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Ticket n° {ticket.pk} ouvert : la DSI vous répondra ici.")
             return redirect("helpdesk:ticket", pk=ticket.pk)
-    return render(request, "helpdesk/ticket_new.html", {"form": form})
+    return render(request, "helpdesk/ticket_new.html", {"form": form, "suggested": suggested})
 
 
 def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -127,3 +130,15 @@ def deflection(request: HttpRequest) -> HttpResponse:
     )
     messages.success(request, "Merci ! Votre problème est noté comme résolu, sans ticket.")
     return redirect("chat:conversation", conversation.assistant.slug, conversation.pk)
+
+
+@require_POST
+def retrain(request: HttpRequest) -> HttpResponse:
+    """« Réentraîner la suggestion de catégorie » (technicians); runs in the background."""
+    if not selectors.is_technician(request.user):
+        raise PermissionDenied("Réservé aux techniciens.")
+    from django_q.tasks import async_task
+
+    async_task("helpdesk.tasks.retrain_category_model")
+    messages.success(request, "Apprentissage lancé : la précision s'affichera ici une fois fini.")
+    return redirect("helpdesk:tickets")

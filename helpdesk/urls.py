@@ -16,6 +16,7 @@ urlpatterns = [
     ),
     path("assistance/tickets/<int:pk>/etat/", ticket_views.ticket_status, name="ticket_status"),
     path("assistance/resolu-sans-ticket/", ticket_views.deflection, name="deflection"),
+    path("assistance/categories/apprendre/", ticket_views.retrain, name="retrain"),
     # Imports of past tickets and articles (IT technicians).
     path("assistance/imports/", views.import_list, name="import_list"),
     path("assistance/imports/nouveau/", views.import_new, name="import_new"),

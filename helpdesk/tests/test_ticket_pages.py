@@ -138,3 +138,45 @@ def test_solved_without_a_ticket_is_recorded_once_and_reported(client, people):
     client.force_login(people["tech"])
     page = client.get("/assistance/tickets/").content.decode()
     assert "sans ticket (30 derniers jours) : <strong>1</strong>" in page
+
+
+PRINTER = [
+    "Imprimante bloquée", "Bourrage papier sur le copieur", "Le copieur n'imprime plus",
+    "Impression en attente", "Toner vide sur l'imprimante", "Imprimante hors ligne",
+    "Le scanner du copieur ne marche pas", "Feuilles coincées dans l'imprimante",
+]  # fmt: skip
+PASSWORD = [
+    "Mot de passe expiré", "Compte verrouillé", "J'ai oublié mon mot de passe",
+    "Impossible de me connecter à ma session", "Mot de passe refusé",
+    "Changer mon mot de passe", "Session bloquée après trois essais", "Réinitialiser mon accès",
+]  # fmt: skip
+
+
+def test_the_category_is_learnt_from_past_tickets_and_suggested(client, people, q_sync):
+    from helpdesk.models import Category
+
+    hardware = Category.objects.create(name="Matériel")
+    printers = Category.objects.create(name="Imprimantes", parent=hardware)
+    passwords = Category.objects.create(name="Mots de passe")
+    for titles, category in ((PRINTER, printers), (PASSWORD, passwords)):
+        for title in titles:
+            Ticket.objects.create(
+                title=title, category=category, created_at="2026-01-05T10:00:00+01:00"
+            )
+    client.force_login(people["tech"])
+    assert "pas encore apprise" in client.get("/assistance/tickets/").content.decode()
+    client.post("/assistance/categories/apprendre/")  # the task runs inline (q_sync)
+    page = client.get("/assistance/tickets/").content.decode()
+    assert "sur 16 tickets" in page and "précision mesurée" in page
+
+    client.force_login(people["alice"])
+    form = client.get(
+        "/assistance/tickets/nouveau/", {"titre": "Mon imprimante ne veut plus imprimer"}
+    )
+    text = form.content.decode()
+    assert (
+        "Catégorie suggérée d'après votre description : <strong>Matériel &gt; Imprimantes" in text
+    )
+    assert f'<option value="{printers.pk}" selected>' in text
+    # Agents cannot start a training.
+    assert client.post("/assistance/categories/apprendre/").status_code == 403
