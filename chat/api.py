@@ -172,9 +172,7 @@ class ConversationList(ChatApiMixin, generics.ListCreateAPIView):
         user = self.request.user
         slug = self.request.query_params.get("assistant")
         assistant = selectors.get_usable_assistant(user, slug) if slug else None
-        return selectors.user_conversations(user, assistant).filter(
-            assistant__in=selectors.usable_assistants(user).values("pk")
-        )
+        return selectors.user_conversations(user, assistant)
 
     @extend_schema(
         request=ConversationCreateSerializer,

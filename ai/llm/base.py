@@ -133,6 +133,31 @@ class LLMProvider:
             yield result.text
         yield result
 
+    def _stream_result(
+        self,
+        parts: list[str],
+        finished: bool,
+        model: str,
+        prompt_tokens: int | None,
+        completion_tokens: int | None,
+        clock: Stopwatch,
+    ) -> LLMResult:
+        """The final result of a stream, or ProviderError when the server closed the stream
+        cleanly but never said the answer was complete."""
+        if not finished:
+            raise ProviderError(
+                f"{self.name}: stream ended without finish_reason after {len(parts)} pieces",
+                user_message=MSG_INTERRUPTED,
+            )
+        return LLMResult(
+            text="".join(parts),
+            provider=self.name,
+            model=model,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            latency_ms=clock.ms(),
+        )
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}:{self.model}>"
 

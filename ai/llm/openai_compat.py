@@ -135,20 +135,7 @@ class OpenAIProvider(LLMProvider):
                             finished = True
         except Exception as exc:
             raise _error(exc, streaming=bool(parts)) from exc
-        if not finished:
-            # The server closed the stream cleanly but never said the answer was complete.
-            raise ProviderError(
-                f"openai: stream ended without finish_reason after {len(parts)} pieces",
-                user_message=MSG_INTERRUPTED,
-            )
-        yield LLMResult(
-            text="".join(parts),
-            provider=self.name,
-            model=model,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            latency_ms=clock.ms(),
-        )
+        yield self._stream_result(parts, finished, model, prompt_tokens, completion_tokens, clock)
 
 
 def _body_text(exc: openai.APIStatusError) -> str:
