@@ -20,6 +20,7 @@ from qdrant_client import models
 from ai import selectors
 from ai.embedding import embed_dense
 from ai.models import Chunk, Collection
+from ai.sources import app as app_source
 from ai.store import VectorStore, get_store
 from ai.text import analyze, query_sparse, word_terms
 from core import access
@@ -218,6 +219,9 @@ def search(
         .filter(pk__in=[h.point_id for h in hits])
         .select_related("document", "document__collection", "document__source")
     }
+    # Third, the owning app's own rule for app-fed documents (a requester's tickets...).
+    allowed = app_source.allowed_documents(user, {c.document for c in chunks.values()})
+    chunks = {pk: c for pk, c in chunks.items() if c.document_id in allowed}
     terms = set(sparse_query["indices"])
     results = []
     seen: set[int] = set()

@@ -6,6 +6,7 @@ from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest
 
 from ai.models import Chunk, Collection, Document, IngestionRun, Source
+from ai.sources import app as app_source
 from core import access
 
 
@@ -14,7 +15,11 @@ def visible_collections(user) -> QuerySet[Collection]:
 
 
 def visible_documents(user) -> QuerySet[Document]:
-    return Document.objects.filter(collection__in=visible_collections(user).values("pk"))
+    """Documents of the collections the user reads. Those fed by an app with its own rule are
+    left out of listings (they are reached through search, which applies the rule per hit)."""
+    return Document.objects.filter(collection__in=visible_collections(user).values("pk")).exclude(
+        source__kind=Source.Kind.APP, source__config__provider__in=app_source.ruled()
+    )
 
 
 def visible_chunks(user) -> QuerySet[Chunk]:
@@ -28,6 +33,9 @@ def get_document(user, pk, request: HttpRequest | None = None) -> Document:
     except (Document.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404("Aucun document ne correspond à la demande.") from exc
     access.get_visible_or_404(user, Collection, request=request, pk=document.collection_id)
+    # An app-fed document also answers to its app's rule (a ticket: its requester, technicians).
+    if document.pk not in app_source.allowed_documents(user, [document]):
+        raise Http404("Aucun document ne correspond à la demande.")
     return document
 
 

@@ -46,9 +46,11 @@ class HelpdeskConfig(AppConfig):
             "helpdesk.articles",
             "Assistance informatique : articles pour les agents",
             indexing.agent_articles,
+            visible=indexing.readable,
         )
         app.register(
             "helpdesk.technicians",
             "Assistance informatique : tickets résolus et notes des techniciens",
             indexing.technician_knowledge,
+            visible=indexing.readable,
         )

@@ -5,6 +5,10 @@
 - `helpdesk.technicians`: resolved tickets with their resolution, and the internal technician
   notes; meant for a collection of the IT department only (the technician assistant).
 
+Both come with `readable(user, uris)`, the helpdesk's own rule applied by the AI layer on
+every hit: a collection is readable by a whole direction, but a resolved ticket stays its
+requester's and the technicians', and an internal note the technicians' only.
+
 Each object becomes a small Markdown document; its content hash decides whether it is
 embedded again, so an unchanged article costs nothing on the next run.
 """
@@ -61,3 +65,19 @@ def technician_knowledge() -> Iterator[FetchedItem]:
             data=text.encode("utf-8"),
             modified=ticket.resolved_at or ticket.updated_at,
         )
+
+
+def readable(user, uris: list[str]) -> set[str]:
+    """Which of these helpdesk URIs the user may read, by the helpdesk's selectors."""
+    from helpdesk import selectors
+
+    wanted: dict[str, dict[int, str]] = {"ticket": {}, "article": {}}
+    for uri in uris:
+        kind, _, pk = uri.removeprefix("helpdesk:").partition(":")
+        if kind in wanted and pk.isdigit():
+            wanted[kind][int(pk)] = uri
+    tickets = selectors.visible_tickets(user).filter(pk__in=wanted["ticket"])
+    articles = selectors.visible_articles(user).filter(pk__in=wanted["article"])
+    return {wanted["ticket"][pk] for pk in tickets.values_list("pk", flat=True)} | {
+        wanted["article"][pk] for pk in articles.values_list("pk", flat=True)
+    }

@@ -104,3 +104,44 @@ def test_the_console_adds_an_app_source(client):
     client.post(f"/ia/console/bases/{kb.pk}/", {**fields, "src-app_provider": "helpdesk.articles"})
     source = Source.objects.get(collection=kb)
     assert (source.kind, source.config) == ("app", {"provider": "helpdesk.articles"})
+
+
+def test_a_dsi_colleague_who_is_not_a_technician_never_reads_the_notes(client):
+    """The resolutions collection belongs to the whole IT department, but the helpdesk's own
+    rule holds on every path: internal notes for technicians, a ticket for its requester."""
+    dsi = DirectionFactory(code="DSI")
+    admin = UserFactory(roles=["agent", "administrateur IA"], directions=[dsi])
+    tech = UserFactory(roles=["agent", "technicien DSI"], directions=[dsi])
+    colleague = UserFactory(roles=["agent"], directions=[dsi])
+    other = UserFactory(roles=["agent"], directions=[dsi])
+    Article.objects.create(
+        title="Contrôleur RAID du serveur de fichiers",
+        body="Note interne : redémarrer le contrôleur RAID depuis la console iLO.",
+        audience=Article.Audience.TECHNICIANS,
+        status=Article.Status.PUBLISHED,
+    )
+    for requester, title in ((colleague, "Messagerie saturée"), (other, "Scanner hors service")):
+        ticket = services.open_ticket(requester=requester, title=title, description=title)
+        services.change_status(
+            ticket, Ticket.Status.RESOLVED, by=tech, resolution=f"{title} : quota augmenté."
+        )
+    notes = Collection.objects.create(
+        name="Résolutions", slug="resolutions", direction=dsi, visibility=Visibility.DIRECTION
+    )
+    ai_services.start_run(
+        _app_source(admin, notes, "helpdesk.technicians"), user=admin, inline=True
+    )
+    sync_pending()
+
+    assert any("RAID" in r.document.title for r in search(tech, "contrôleur RAID iLO"))
+    assert not any("RAID" in r.document.title for r in search(colleague, "contrôleur RAID iLO"))
+    own = {r.document.title for r in search(colleague, "quota augmenté messagerie scanner")}
+    assert any("Messagerie" in t for t in own) and not any("Scanner" in t for t in own)
+
+    raid = Document.objects.get(title__contains="RAID")
+    client.force_login(colleague)
+    assert client.get(f"/documents/{raid.pk}/").status_code == 404
+    listed = client.get("/api/v1/ia/documents/").json()
+    assert "RAID" not in str(listed) and "Scanner" not in str(listed)
+    client.force_login(tech)
+    assert client.get(f"/documents/{raid.pk}/").status_code == 200
