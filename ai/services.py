@@ -309,6 +309,25 @@ def start_run(source: Source, *, user=None, inline: bool = False) -> IngestionRu
     return run
 
 
+def refresh_app_sources(*providers: str, user=None) -> list[IngestionRun]:
+    """Re-index, in the background, the app-fed sources of these providers (an article was
+    just published: the assistants should know it before the next scheduled run). A source
+    with a run already under way is left to it."""
+    runs = []
+    sources = Source.objects.filter(
+        kind=Source.Kind.APP, enabled=True, config__provider__in=providers
+    ).select_related("collection")
+    for source in sources:
+        # A run left « running » by a crashed worker for over an hour does not block it.
+        busy = source.runs.filter(
+            status=IngestionRun.Status.RUNNING,
+            started_at__gte=timezone.now() - timedelta(hours=1),
+        )
+        if not busy.exists():
+            runs.append(start_run(source, user=user))
+    return runs
+
+
 def _add_timing(run_id: int, timings: dict[str, float]) -> None:
     with transaction.atomic():
         run = IngestionRun.objects.select_for_update().get(pk=run_id)

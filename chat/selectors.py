@@ -100,6 +100,23 @@ def get_message(user, pk, *, session_key: str | None = None) -> Message:
     return message
 
 
+def conversation_digest(user, pk) -> tuple[Conversation, list[str], list[str]]:
+    """One of the user's conversations as another module needs it (a ticket opened from the
+    helpdesk assistant): what the user wrote, in order, and the titles of the documents the
+    answers proposed, without repeats. 404 when it is not the user's."""
+    conversation = get_conversation(user, pk)
+    said, proposed = [], []
+    for message in conversation.messages.order_by("created_at", "pk"):
+        if message.role == Message.Role.USER:
+            said.append(message.content.strip())
+        else:
+            for source in message.sources or []:
+                title = source.get("title", "")
+                if title and title not in proposed and source.get("cited", True):
+                    proposed.append(title)
+    return conversation, [s for s in said if s], proposed
+
+
 def managed_assistants(user) -> QuerySet[Assistant]:
     """Assistants the user administers: the role allows it, on their directions."""
     if not user.has_perm("chat.change_assistant"):

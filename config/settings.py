@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "ai.apps.AiConfig",
     "chat.apps.ChatConfig",
     "helpdesk.apps.HelpdeskConfig",
+    "predictive.apps.PredictiveConfig",
 ]
 
 MIDDLEWARE = [
@@ -292,6 +293,8 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "intranet@ville.example")
+# The portal's address as agents reach it, for links in e-mails (notifications).
+SITE_URL = env_str("SITE_URL", "http://localhost:8000")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Internationalisation ---------------------------------------------------------------------

@@ -12,6 +12,9 @@ def portal(request) -> dict:
     if user is not None and user.is_authenticated:
         from core.selectors import user_directions
 
+        from core.notifications import unread_count
+
         context["nav_modules"] = modules_for(user)
         context["my_directions"] = user_directions(user)
+        context["unread_notifications"] = unread_count(user)
     return context

@@ -112,7 +112,7 @@ USERS: list[tuple[str, str, str, str, list[tuple[str, bool]], list[str], bool, b
         "Marchand",
         "Directrice des systèmes d'information",
         [("DSI", True)],
-        [roles.AGENT, roles.MANAGER, roles.ADMIN_IA],
+        [roles.AGENT, roles.MANAGER, roles.ADMIN_IA, roles.RESPONSABLE_DSI],
         True,
         False,
     ),

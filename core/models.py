@@ -230,3 +230,29 @@ class AuditEvent(models.Model):
         from core.audit import ACTION_LABELS
 
         return ACTION_LABELS.get(self.action, self.action)
+
+
+class Notification(models.Model):
+    """A message for one person, shown in the portal (and usually e-mailed too): an alert, a
+    task done in the background. Written only through core.notifications.notify()."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="destinataire",
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    title = models.CharField("titre", max_length=200)
+    body = models.TextField("message", blank=True)
+    url = models.CharField("lien", max_length=500, blank=True)
+    created_at = models.DateTimeField("le", default=timezone.now, db_index=True)
+    read_at = models.DateTimeField("lue le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "notification"
+        verbose_name_plural = "notifications"
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["user", "read_at"], name="core_notif_unread")]
+
+    def __str__(self) -> str:
+        return self.title

@@ -14,6 +14,7 @@ JURISTE = "juriste"
 FINANCES = "finances"
 FONCIER = "foncier"
 TECHNICIEN_DSI = "technicien DSI"
+RESPONSABLE_DSI = "responsable DSI"
 ADMIN_IA = "administrateur IA"
 
 # Role name -> permissions ("app_label.codename"). Later apps add theirs here.
@@ -40,6 +41,20 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "helpdesk.change_article",
         "helpdesk.add_importjob",
         "helpdesk.view_importjob",
+        "helpdesk.view_dashboard",
+    ),
+    # The IT manager: what technicians do, and the spike alerts (e-mail and notification).
+    RESPONSABLE_DSI: (
+        "core.view_announcement",
+        "core.view_direction",
+        "helpdesk.view_all_tickets",
+        "helpdesk.change_ticket",
+        "helpdesk.add_article",
+        "helpdesk.change_article",
+        "helpdesk.add_importjob",
+        "helpdesk.view_importjob",
+        "helpdesk.view_dashboard",
+        "helpdesk.receive_alerts",
     ),
     ADMIN_IA: (
         "core.view_announcement",
@@ -73,5 +88,6 @@ ROLE_DESCRIPTIONS: dict[str, str] = {
     FINANCES: "Finances : factures, devis, contrats.",
     FONCIER: "Foncier : transactions immobilières et parcelles.",
     TECHNICIEN_DSI: "Technicien DSI : tickets et assistant technicien.",
+    RESPONSABLE_DSI: "Responsable DSI : tickets, tableau de bord et alertes de hausse.",
     ADMIN_IA: "Administrateur IA : console d'indexation, modèles, journal d'audit.",
 }

@@ -17,6 +17,7 @@ urlpatterns = [
     path("actualites/<int:pk>/", views.announcement_detail, name="announcement_detail"),
     path("actualites/<int:pk>/modifier/", views.announcement_edit, name="announcement_edit"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("notifications/", views.notification_list, name="notifications"),
     path("sante/", views.health, name="health"),
     path("api/v1/moi/", api.MeView.as_view(), name="api_me"),
     path("api/v1/", include((router.urls, "api"), namespace="api")),

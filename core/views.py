@@ -146,3 +146,14 @@ def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
         details={"reason": str(exception)[:300] if exception else ""},
     )
     return render(request, "403.html", status=403)
+
+
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """The person's notifications, newest first; « Tout marquer comme lu »."""
+    from core import notifications
+
+    if request.method == "POST":
+        notifications.mark_all_read(request.user)
+        return redirect("core:notifications")
+    page = Paginator(notifications.for_user(request.user), 30).get_page(request.GET.get("page"))
+    return render(request, "core/notifications.html", {"page": page})

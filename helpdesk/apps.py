@@ -42,6 +42,17 @@ class HelpdeskConfig(AppConfig):
             )
         )
 
+        register(
+            Module(
+                "helpdesk_dashboard",
+                "Tableau de bord DSI",
+                "helpdesk:dashboard",
+                "Hausses inhabituelles de tickets, tickets évités par l'assistant",
+                permissions=("helpdesk.view_dashboard",),
+                order=821,
+            )
+        )
+
         app.register(
             "helpdesk.articles",
             "Assistance informatique : articles pour les agents",

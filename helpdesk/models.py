@@ -104,6 +104,12 @@ class Ticket(models.Model):
     status = models.CharField("état", max_length=16, choices=Status.choices, default=Status.NEW)
     title = models.CharField("titre", max_length=250)
     description = models.TextField("description", blank=True)
+    # The three facts a technician asks first (helpdesk/intake.py asks for them when missing).
+    device = models.CharField("matériel concerné", max_length=200, blank=True)
+    error_message = models.TextField("message d'erreur", blank=True)
+    since = models.CharField("depuis quand", max_length=120, blank=True)
+    # The helpdesk assistant's conversation the ticket was opened from (chat.Conversation).
+    conversation_id = models.PositiveBigIntegerField("conversation", null=True, blank=True)
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name="technicien",
@@ -121,7 +127,11 @@ class Ticket(models.Model):
         verbose_name = "ticket"
         verbose_name_plural = "tickets"
         ordering = ["-created_at", "-pk"]
-        permissions = [("view_all_tickets", "Voir et traiter tous les tickets (technicien)")]
+        permissions = [
+            ("view_all_tickets", "Voir et traiter tous les tickets (technicien)"),
+            ("view_dashboard", "Voir le tableau de bord de l'assistance"),
+            ("receive_alerts", "Recevoir les alertes de hausse de tickets (responsable DSI)"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["origin", "external_id"],

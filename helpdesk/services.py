@@ -23,6 +23,10 @@ def open_ticket(
     description: str = "",
     category: Category | None = None,
     priority: int = Ticket.Priority.NORMAL,
+    device: str = "",
+    error_message: str = "",
+    since: str = "",
+    conversation_id: int | None = None,
 ) -> Ticket:
     """A ticket opened by an agent from the portal, in the name of their first direction."""
     title = (title or "").strip()
@@ -38,6 +42,10 @@ def open_ticket(
         description=(description or "").strip(),
         category=category,
         priority=priority,
+        device=(device or "").strip()[:200],
+        error_message=(error_message or "").strip(),
+        since=(since or "").strip()[:120],
+        conversation_id=conversation_id,
         created_at=timezone.now(),
     )
     StatusChange.objects.create(
@@ -88,7 +96,7 @@ def draft_article_from_ticket(ticket: Ticket, *, by) -> Article:
     if not ticket.resolution.strip():
         raise TicketError("Ce ticket n'a pas encore de résolution.")
     problem, solution = ticket.description.strip(), ticket.resolution.strip()
-    body = f"## Problème\n\n{problem}\n\n## Solution\n\n{solution}"
+    body = f"### Problème\n\n{problem}\n\n### Solution\n\n{solution}"
     return Article.objects.create(
         title=ticket.title,
         body=body,
@@ -98,6 +106,51 @@ def draft_article_from_ticket(ticket: Ticket, *, by) -> Article:
         source_ticket=ticket,
         author=by,
     )
+
+
+def set_category(ticket: Ticket, category: Category | None, *, by) -> Ticket:
+    """A technician files the ticket (often the suggested category, in one click)."""
+    if not is_technician(by):
+        raise PermissionDenied("Seuls les techniciens classent les tickets.")
+    ticket.category = category
+    ticket.save(update_fields=["category", "updated_at"])
+    return ticket
+
+
+HELPDESK_PROVIDERS = ("helpdesk.articles", "helpdesk.technicians")
+
+
+@transaction.atomic
+def save_article(
+    article: Article,
+    *,
+    by,
+    title: str,
+    body: str,
+    category: Category | None,
+    audience: str,
+    status: str,
+) -> Article:
+    """Edit an article; once published (or unpublished), the assistants' knowledge bases are
+    refreshed in the background rather than at their next scheduled run."""
+    if not by.has_perm("helpdesk.change_article"):
+        raise PermissionDenied("Seuls les techniciens modifient les articles.")
+    title, body = (title or "").strip(), (body or "").strip()
+    if not title or not body:
+        raise TicketError("Un article a besoin d'un titre et d'un contenu.")
+    if audience not in Article.Audience.values or status not in Article.Status.values:
+        raise TicketError("Public ou état inconnu.")
+    was_published = article.status == Article.Status.PUBLISHED
+    article.title, article.body, article.category = title[:250], body, category
+    article.audience, article.status = audience, status
+    if article.author_id is None:
+        article.author = by
+    article.save()
+    if was_published or status == Article.Status.PUBLISHED:
+        from ai import services as ai_services
+
+        transaction.on_commit(lambda: ai_services.refresh_app_sources(*HELPDESK_PROVIDERS, user=by))
+    return article
 
 
 def record_deflection(*, user, conversation_id: int | None, question: str) -> Deflection:
@@ -171,10 +224,15 @@ def suggest_category(title: str, description: str = "") -> Category | None:
 
 
 def ensure_schedules() -> None:
-    """The nightly retraining of the category suggestion (idempotent; after migrations)."""
+    """The nightly retraining of the category suggestion and the hourly spike check
+    (idempotent; after migrations)."""
     from django_q.models import Schedule
 
     Schedule.objects.update_or_create(
         name="helpdesk.retrain_category_model",
         defaults={"func": "helpdesk.tasks.retrain_category_model", "schedule_type": Schedule.DAILY},
+    )
+    Schedule.objects.update_or_create(
+        name="helpdesk.check_spikes",
+        defaults={"func": "helpdesk.tasks.check_spikes", "schedule_type": Schedule.HOURLY},
     )

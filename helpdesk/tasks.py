@@ -18,3 +18,10 @@ def retrain_category_model() -> None:
         import logging
 
         logging.getLogger(__name__).info("Suggestion de catégorie non entraînée : %s", exc)
+
+
+def check_spikes() -> int:
+    """Hourly: new spike alerts for yesterday and today, sent to the IT manager."""
+    from helpdesk import alerts
+
+    return len(alerts.check_spikes())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from helpdesk.models import Category, Ticket
+from helpdesk.models import Article, Category, Ticket
 
 
 class TicketForm(forms.Form):
@@ -13,8 +13,21 @@ class TicketForm(forms.Form):
         label="Description",
         required=False,
         widget=forms.Textarea(attrs={"rows": 6}),
-        help_text="Le matériel concerné, le message d'erreur exact, depuis quand.",
+        help_text="Ce que vous faisiez, ce qui se passe, ce que vous avez déjà essayé.",
     )
+    device = forms.CharField(
+        label="Matériel concerné",
+        max_length=200,
+        required=False,
+        help_text="Son nom ou numéro d'inventaire, s'il est collé dessus.",
+    )
+    error_message = forms.CharField(
+        label="Message d'erreur",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Mot pour mot ; « aucun » s'il n'y en a pas.",
+    )
+    since = forms.CharField(label="Depuis quand ?", max_length=120, required=False)
     category = forms.ModelChoiceField(
         label="Catégorie",
         queryset=Category.objects.filter(is_active=True).select_related("parent"),
@@ -27,6 +40,14 @@ class TicketForm(forms.Form):
         coerce=int,
         initial=Ticket.Priority.NORMAL,
     )
+    conversation = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, missing: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # What the description did not say is asked for, as a question, where it is typed.
+        for name, question in (missing or {}).items():
+            self.fields[name].help_text = question
+            self.fields[name].widget.attrs["class"] = "field--asked"
 
 
 class CommentForm(forms.Form):
@@ -41,3 +62,20 @@ class StatusForm(forms.Form):
     resolution = forms.CharField(
         label="Résolution", required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class ArticleForm(forms.Form):
+    title = forms.CharField(label="Titre", max_length=250)
+    body = forms.CharField(
+        label="Contenu",
+        widget=forms.Textarea(attrs={"rows": 14}),
+        help_text="Des étapes numérotées, que l'agent peut suivre seul.",
+    )
+    category = forms.ModelChoiceField(
+        label="Catégorie",
+        queryset=Category.objects.filter(is_active=True).select_related("parent"),
+        required=False,
+        empty_label="Aucune",
+    )
+    audience = forms.ChoiceField(label="Public", choices=Article.Audience.choices)
+    status = forms.ChoiceField(label="État", choices=Article.Status.choices)

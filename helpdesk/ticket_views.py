@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from helpdesk import selectors, services
-from helpdesk.models import Ticket
+from helpdesk import intake, replies, selectors, services
+from helpdesk.models import Category, Ticket
 from helpdesk.ticket_forms import CommentForm, StatusForm, TicketForm
 
 
@@ -36,14 +36,49 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _prefill(request: HttpRequest) -> dict:
+    """What the agent already said: from their helpdesk conversation (« Le problème
+    persiste ») or from ?titre=&description=."""
+    conversation_id = request.GET.get("conversation", "")
+    if conversation_id:
+        from chat import selectors as chat_selectors
+
+        conversation, said, proposed = chat_selectors.conversation_digest(
+            request.user, conversation_id
+        )
+        description = "\n\n".join(said)
+        if proposed:
+            tried = "\n".join(f"- {title}" for title in proposed)
+            description += f"\n\nSolutions proposées par l'assistant, sans succès :\n{tried}"
+        return {
+            "title": (conversation.title or (said[0] if said else ""))[:250],
+            "description": description,
+            "conversation": conversation.pk,
+        }
+    return {
+        "title": request.GET.get("titre", ""),
+        "description": request.GET.get("description", ""),
+    }
+
+
 def ticket_new(request: HttpRequest) -> HttpResponse:
-    title, description = request.GET.get("titre", ""), request.GET.get("description", "")
-    initial = {"title": title, "description": description}
-    # Pre-filled from the helpdesk assistant: the learnt category is proposed, not imposed.
-    suggested = services.suggest_category(title, description) if title else None
-    if suggested is not None:
-        initial["category"] = suggested.pk
-    form = TicketForm(request.POST or None, initial=initial)
+    initial = _prefill(request) if request.method == "GET" else {}
+    reading = intake.read(f"{initial.get('title', '')}\n{initial.get('description', '')}")
+    suggested = None
+    if initial.get("title"):
+        # Pre-filled from the helpdesk assistant: what the words say is proposed, not imposed;
+        # what they do not say is asked for.
+        suggested = services.suggest_category(initial["title"], initial["description"])
+        initial.update(
+            device=reading.device,
+            error_message=reading.error_message,
+            since=reading.since,
+            priority=reading.priority,
+        )
+        if suggested is not None:
+            initial["category"] = suggested.pk
+    missing = {name: intake.QUESTIONS[name] for name in reading.missing} if initial else {}
+    form = TicketForm(request.POST or None, initial=initial, missing=missing)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -53,31 +88,101 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
                 description=d["description"],
                 category=d["category"],
                 priority=d["priority"],
+                device=d["device"],
+                error_message=d["error_message"],
+                since=d["since"],
+                conversation_id=_own_conversation(request.user, d["conversation"]),
             )
         except services.TicketError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Ticket n° {ticket.pk} ouvert : la DSI vous répondra ici.")
             return redirect("helpdesk:ticket", pk=ticket.pk)
-    return render(request, "helpdesk/ticket_new.html", {"form": form, "suggested": suggested})
+    return render(
+        request,
+        "helpdesk/ticket_new.html",
+        {
+            "form": form,
+            "suggested": suggested,
+            "reading": reading if initial.get("title") else None,
+            "questions": list(missing.values()),
+        },
+    )
+
+
+def _own_conversation(user, pk: int | None) -> int | None:
+    """The conversation id posted back, kept only if it is the user's own."""
+    if not pk:
+        return None
+    from chat import selectors as chat_selectors
+
+    try:
+        return chat_selectors.get_conversation(user, pk).pk
+    except Http404:
+        return None
+
+
+def _detail(request: HttpRequest, ticket: Ticket, **extra) -> HttpResponse:
+    technician = selectors.is_technician(request.user)
+    similar = selectors.similar_resolved(request.user, ticket) if technician else []
+    suggested = None
+    if technician:
+        suggested = services.suggest_category(ticket.title, ticket.description)
+        if suggested is not None and suggested.pk == ticket.category_id:
+            suggested = None  # already filed there: nothing to suggest
+    context = {
+        "ticket": ticket,
+        "technician": technician,
+        "comments": selectors.ticket_comments(request.user, ticket),
+        "history": ticket.history.select_related("by"),
+        "comment_form": CommentForm(),
+        "status_form": StatusForm(initial={"status": ticket.status}) if technician else None,
+        "similar": similar,
+        "suggested_category": suggested,
+        "articles": ticket.articles.all() if technician else [],
+        **extra,
+    }
+    return render(request, "helpdesk/ticket_detail.html", context)
 
 
 def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _detail(request, selectors.get_ticket(request.user, pk))
+
+
+@require_POST
+def ticket_reply_draft(request: HttpRequest, pk: int) -> HttpResponse:
+    """« Proposer une réponse » (technicians): the reply box filled with a draft written from
+    the similar resolutions, to read and edit before sending."""
     ticket = selectors.get_ticket(request.user, pk)
-    technician = selectors.is_technician(request.user)
-    return render(
-        request,
-        "helpdesk/ticket_detail.html",
-        {
-            "ticket": ticket,
-            "technician": technician,
-            "comments": selectors.ticket_comments(request.user, ticket),
-            "history": ticket.history.select_related("by"),
-            "comment_form": CommentForm(),
-            "status_form": StatusForm(initial={"status": ticket.status}) if technician else None,
-            "similar": selectors.similar_resolved(request.user, ticket) if technician else [],
-        },
-    )
+    if not selectors.is_technician(request.user):
+        raise PermissionDenied("Réservé aux techniciens.")
+    similar = [t for t, _ in selectors.similar_resolved(request.user, ticket)]
+    draft = replies.draft_reply(ticket, similar, user=request.user, request=request)
+    form = CommentForm(initial={"body": draft.text})
+    form.fields["body"].widget.attrs["autofocus"] = True  # the technician edits it next
+    return _detail(request, ticket, comment_form=form, draft=draft)
+
+
+@require_POST
+def ticket_category(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = selectors.get_ticket(request.user, pk)
+    category = Category.objects.filter(pk=request.POST.get("category") or 0).first()
+    services.set_category(ticket, category, by=request.user)
+    messages.success(request, f"Ticket classé dans « {category.path if category else '—'} ».")
+    return redirect("helpdesk:ticket", pk=ticket.pk)
+
+
+@require_POST
+def ticket_article(request: HttpRequest, pk: int) -> HttpResponse:
+    """« Créer un article » from a good resolution: a draft to edit, then publish."""
+    ticket = selectors.get_ticket(request.user, pk)
+    try:
+        article = services.draft_article_from_ticket(ticket, by=request.user)
+    except services.TicketError as exc:
+        messages.error(request, str(exc))
+        return redirect("helpdesk:ticket", pk=ticket.pk)
+    messages.success(request, "Brouillon d'article créé : relisez-le puis publiez-le.")
+    return redirect("helpdesk:article_edit", pk=article.pk)
 
 
 @require_POST

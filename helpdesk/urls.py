@@ -1,6 +1,6 @@
 from django.urls import path
 
-from helpdesk import ticket_views, views
+from helpdesk import article_views, dashboard_views, ticket_views, views
 
 app_name = "helpdesk"
 
@@ -15,6 +15,31 @@ urlpatterns = [
         name="ticket_comment",
     ),
     path("assistance/tickets/<int:pk>/etat/", ticket_views.ticket_status, name="ticket_status"),
+    path(
+        "assistance/tickets/<int:pk>/reponse-suggeree/",
+        ticket_views.ticket_reply_draft,
+        name="ticket_reply_draft",
+    ),
+    path(
+        "assistance/tickets/<int:pk>/categorie/",
+        ticket_views.ticket_category,
+        name="ticket_category",
+    ),
+    path(
+        "assistance/tickets/<int:pk>/article/", ticket_views.ticket_article, name="ticket_article"
+    ),
+    # The dashboard: spike alerts, daily chart, tickets avoided.
+    path("assistance/tableau-de-bord/", dashboard_views.dashboard_page, name="dashboard"),
+    path(
+        "assistance/alertes/<int:pk>/prise-en-compte/",
+        dashboard_views.acknowledge,
+        name="alert_ack",
+    ),
+    path("assistance/alertes/verifier/", dashboard_views.check_now, name="check_spikes"),
+    # The knowledge base.
+    path("assistance/articles/", article_views.article_list, name="articles"),
+    path("assistance/articles/<int:pk>/", article_views.article_detail, name="article"),
+    path("assistance/articles/<int:pk>/modifier/", article_views.article_edit, name="article_edit"),
     path("assistance/resolu-sans-ticket/", ticket_views.deflection, name="deflection"),
     path("assistance/categories/apprendre/", ticket_views.retrain, name="retrain"),
     # Imports of past tickets and articles (IT technicians).

@@ -269,10 +269,10 @@ def _group_perms(group: Group) -> set[str]:
     }
 
 
-def test_sync_roles_creates_the_eight_groups_with_their_permissions():
+def test_sync_roles_creates_the_nine_groups_with_their_permissions():
     Group.objects.all().delete()
     groups = sync_roles()
-    assert len(roles.ROLE_NAMES) == 8
+    assert len(roles.ROLE_NAMES) == 9
     assert [g.name for g in groups] == list(roles.ROLE_NAMES)
     assert set(Group.objects.values_list("name", flat=True)) == set(roles.ROLE_NAMES)
     for name in roles.ROLE_NAMES:

@@ -174,9 +174,21 @@ def test_the_category_is_learnt_from_past_tickets_and_suggested(client, people, 
         "/assistance/tickets/nouveau/", {"titre": "Mon imprimante ne veut plus imprimer"}
     )
     text = form.content.decode()
-    assert (
-        "Catégorie suggérée d'après votre description : <strong>Matériel &gt; Imprimantes" in text
-    )
+    assert "Catégorie suggérée : <strong>Matériel &gt; Imprimantes" in text
     assert f'<option value="{printers.pk}" selected>' in text
     # Agents cannot start a training.
     assert client.post("/assistance/categories/apprendre/").status_code == 403
+
+    # The technician gets the same suggestion on an unfiled ticket, and files it in one click.
+    ticket = services.open_ticket(requester=people["alice"], title="Toner vide sur le copieur")
+    client.force_login(people["tech"])
+    page = client.get(f"/assistance/tickets/{ticket.pk}/").content.decode()
+    assert "Catégorie suggérée d'après les tickets passés" in page
+    client.post(f"/assistance/tickets/{ticket.pk}/categorie/", {"category": printers.pk})
+    ticket.refresh_from_db()
+    assert ticket.category == printers
+    page = client.get(f"/assistance/tickets/{ticket.pk}/").content.decode()
+    assert "Catégorie suggérée" not in page  # filed where the model would: nothing to add
+    client.force_login(people["alice"])
+    response = client.post(f"/assistance/tickets/{ticket.pk}/categorie/", {"category": ""})
+    assert response.status_code == 403
