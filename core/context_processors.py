@@ -10,9 +10,8 @@ def portal(request) -> dict:
     user = getattr(request, "user", None)
     context = {"city_name": settings.CITY_NAME}
     if user is not None and user.is_authenticated:
-        from core.selectors import user_directions
-
         from core.notifications import unread_count
+        from core.selectors import user_directions
 
         context["nav_modules"] = modules_for(user)
         context["my_directions"] = user_directions(user)

@@ -37,7 +37,7 @@ def notify(
                     settings.DEFAULT_FROM_EMAIL,
                     [user.email],
                 )
-            except Exception:  # noqa: BLE001 - any SMTP failure: log it, keep going
+            except Exception:
                 logger.exception("Notification « %s » : envoi à %s impossible", title, user.email)
     return created
 

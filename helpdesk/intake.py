@@ -100,8 +100,10 @@ class Intake:
 
 
 QUESTIONS = {
-    "device": "Quel matériel est concerné ? (son nom ou numéro d'inventaire, s'il est collé dessus)",
-    "error_message": "Quel message d'erreur s'affiche, mot pour mot ? (« aucun » s'il n'y en a pas)",
+    "device": "Quel matériel est concerné ? (son nom, ou son numéro d'inventaire s'il est collé "
+    "dessus)",
+    "error_message": "Quel message d'erreur s'affiche, mot pour mot ? (« aucun » s'il n'y en a "
+    "pas)",
     "since": "Depuis quand le problème se produit-il ?",
 }
 
