@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("ai.urls")),
     path("", include("chat.urls")),
     path("", include("chat.api_urls")),
+    path("", include("helpdesk.api_urls")),
     path("", include("helpdesk.urls")),
     path("", include("core.urls")),
 ]
