@@ -50,7 +50,7 @@ def line_chart(
     (an alert). Colours are given to the lines in order when they have none."""
     for n, line in enumerate(lines):
         line.colour = line.colour or PALETTE[n % len(PALETTE)]
-    left, right, top, bottom = 44, 12, 12, 34
+    left, right, top, bottom = 44, 28, 12, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = _nice_max(max((max(line.values, default=0) for line in lines), default=0))
     step_x = plot_w / max(len(days) - 1, 1)

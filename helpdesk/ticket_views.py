@@ -54,16 +54,16 @@ def _prefill(request: HttpRequest) -> dict:
             "title": (conversation.title or (said[0] if said else ""))[:250],
             "description": description,
             "conversation": conversation.pk,
+            # Only the agent's own words are read (not the titles the assistant proposed).
+            "words": "\n".join(said),
         }
-    return {
-        "title": request.GET.get("titre", ""),
-        "description": request.GET.get("description", ""),
-    }
+    title, description = request.GET.get("titre", ""), request.GET.get("description", "")
+    return {"title": title, "description": description, "words": f"{title}\n{description}"}
 
 
 def ticket_new(request: HttpRequest) -> HttpResponse:
     initial = _prefill(request) if request.method == "GET" else {}
-    reading = intake.read(f"{initial.get('title', '')}\n{initial.get('description', '')}")
+    reading = intake.read(initial.pop("words", ""))
     suggested = None
     if initial.get("title"):
         # Pre-filled from the helpdesk assistant: what the words say is proposed, not imposed;
@@ -159,7 +159,8 @@ def ticket_reply_draft(request: HttpRequest, pk: int) -> HttpResponse:
     similar = [t for t, _ in selectors.similar_resolved(request.user, ticket)]
     draft = replies.draft_reply(ticket, similar, user=request.user, request=request)
     form = CommentForm(initial={"body": draft.text})
-    form.fields["body"].widget.attrs["autofocus"] = True  # the technician edits it next
+    # The technician reads and edits it next: focus there, and room to read it whole.
+    form.fields["body"].widget.attrs.update(autofocus=True, rows=12)
     return _detail(request, ticket, comment_form=form, draft=draft)
 
 

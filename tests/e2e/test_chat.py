@@ -114,8 +114,17 @@ def test_printer_problem_article_then_ticket_then_similar(
 
     page.get_by_role("link", name="Ouvrir un ticket").click()
     assert page.get_by_label("Titre").input_value().startswith("Mes impressions restent")
+    # What the assistant proposed is carried over; what is missing is asked for.
+    assert "Imprimante" in page.get_by_label("Description", exact=True).input_value()
+    assert page.get_by_label("Matériel concerné").input_value() == "copieur"
+    asked = page.locator(".message--info").inner_text()
+    assert "Quel message d'erreur" in asked and "Depuis quand" in asked
+    page.get_by_label("Message d'erreur").fill("aucun")
+    page.get_by_label("Depuis quand ?").fill("ce matin")
+    screenshot("assistance-ticket-prerempli")
     page.get_by_role("button", name="Envoyer la demande").click()
     assert "Ticket n°" in page.locator(".messages").inner_text()
+    assert "ce matin" in page.locator("dl.facts").inner_text()
     ticket_url = page.url
 
     tech = page.context.browser.new_context(locale="fr-FR").new_page()
@@ -124,5 +133,11 @@ def test_printer_problem_article_then_ticket_then_similar(
     similar = tech.locator("section", has_text="Tickets semblables déjà résolus")
     assert "Copieur du 2e étage : impression en attente" in similar.inner_text()
     assert "VPN" not in similar.inner_text()
+    tech.get_by_role("button", name="Proposer une réponse d'après ces résolutions").click()
+    reply = tech.get_by_label("Votre message")
+    assert "Spouleur redémarré" in reply.input_value()
+    assert tech.evaluate("document.activeElement.name") == "body"  # ready to edit
     tech.screenshot(path=str(ARTIFACTS / "assistance-technicien.png"), full_page=True)
+    tech.get_by_role("button", name="Envoyer").click()
+    assert "Spouleur redémarré" in tech.locator("section", has_text="Échanges").inner_text()
     tech.context.close()

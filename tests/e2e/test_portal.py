@@ -63,6 +63,8 @@ def test_ai_admin_sees_audit_and_administration(page, live_server, demo_city, sc
         "Actualités",
         "Console IA",
         "Console des assistants",
+        "Imports helpdesk",
+        "Tableau de bord DSI",
         "Journal d'audit",
         "Administration",
     ]
