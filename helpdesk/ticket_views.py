@@ -32,8 +32,19 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
             "statuses": Ticket.Status.choices,
             "deflections": selectors.deflection_count(30) if technician else None,
             "category_model": services.current_category_model() if technician else None,
+            "assistant": _self_service_assistant(request.user),
         },
     )
+
+
+def _self_service_assistant(user):
+    """The helpdesk assistant this agent may use (the one for every agent first): where
+    « Décrire mon problème » leads."""
+    from chat import selectors as chat_selectors
+    from chat.models import Assistant
+
+    usable = chat_selectors.usable_assistants(user).filter(kind=Assistant.Kind.HELPDESK)
+    return usable.filter(audience=Assistant.Audience.AGENTS).first() or usable.first()
 
 
 def _prefill(request: HttpRequest) -> dict:

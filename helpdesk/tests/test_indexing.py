@@ -145,3 +145,49 @@ def test_a_dsi_colleague_who_is_not_a_technician_never_reads_the_notes(client):
     assert "RAID" not in str(listed) and "Scanner" not in str(listed)
     client.force_login(tech)
     assert client.get(f"/documents/{raid.pk}/").status_code == 200
+
+
+def test_the_assistant_never_cites_a_note_or_another_agents_ticket():
+    """Even an assistant opened to every agent on the resolutions base (a console mistake)
+    answers a non-technician without the notes or other people's tickets."""
+    from chat import services as chat_services
+    from chat.models import Assistant, Conversation
+
+    dsi = DirectionFactory(code="DSI")
+    admin = UserFactory(roles=["agent", "administrateur IA"], directions=[dsi])
+    tech = UserFactory(roles=["agent", "technicien DSI"], directions=[dsi])
+    colleague = UserFactory(roles=["agent"], directions=[dsi])
+    other = UserFactory(roles=["agent"], directions=[dsi])
+    Article.objects.create(
+        title="Contrôleur RAID du serveur de fichiers",
+        body="Note interne : redémarrer le contrôleur RAID depuis la console iLO.",
+        audience=Article.Audience.TECHNICIANS,
+        status=Article.Status.PUBLISHED,
+    )
+    ticket = services.open_ticket(requester=other, title="Scanner hors service")
+    services.change_status(
+        ticket, Ticket.Status.RESOLVED, by=tech, resolution="Scanner : pilote TWAIN réinstallé."
+    )
+    notes = Collection.objects.create(
+        name="Résolutions", slug="resolutions", direction=dsi, visibility=Visibility.DIRECTION
+    )
+    ai_services.start_run(
+        _app_source(admin, notes, "helpdesk.technicians"), user=admin, inline=True
+    )
+    sync_pending()
+    assistant = Assistant.objects.create(
+        name="Aide", slug="aide", kind=Assistant.Kind.HELPDESK, direction=dsi
+    )
+    assistant.collections.set([notes])
+
+    def cited(user, question):
+        conversation = Conversation.objects.create(assistant=assistant, user=user)
+        events = list(chat_services.ask(conversation, question, user=user))
+        done = next(e for e in events if e.type == "done")
+        return " ".join(s["title"] + s["passage"] for s in done.data["sources"])
+
+    for question in ("contrôleur RAID console iLO", "scanner pilote TWAIN réinstallé"):
+        seen = cited(colleague, question)
+        assert "RAID" not in seen and "TWAIN" not in seen
+    assert "RAID" in cited(tech, "contrôleur RAID console iLO")
+    assert "TWAIN" in cited(other, "scanner pilote TWAIN réinstallé")  # their own ticket
