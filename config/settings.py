@@ -282,6 +282,13 @@ CHAT_PUBLIC_RETENTION_HOURS = env_int("CHAT_PUBLIC_RETENTION_HOURS", 2)
 # Origins allowed to embed the citizen widget in an iframe (the city's website); empty = any.
 CHAT_WIDGET_ORIGINS = env_list("CHAT_WIDGET_ORIGINS", [])
 
+# --- Helpdesk ---------------------------------------------------------------------------------
+HELPDESK_IMPORT_MAX_ROWS = env_int("HELPDESK_IMPORT_MAX_ROWS", 100_000)
+HELPDESK_IMPORT_MAX_BYTES = env_int("HELPDESK_IMPORT_MAX_BYTES", 30 * 1024 * 1024)
+# Screenshots, logs, PDFs joined to a ticket.
+HELPDESK_ATTACHMENT_MAX_BYTES = env_int("HELPDESK_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+HELPDESK_ATTACHMENTS_PER_TICKET = env_int("HELPDESK_ATTACHMENTS_PER_TICKET", 10)
+
 # --- E-mail -----------------------------------------------------------------------------------
 EMAIL_HOST = env_optional("EMAIL_HOST")
 if EMAIL_HOST:

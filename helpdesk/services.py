@@ -7,7 +7,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import access
-from helpdesk.models import Article, Category, Comment, Deflection, StatusChange, Ticket
+from helpdesk.models import (
+    Article,
+    Attachment,
+    Category,
+    Comment,
+    Deflection,
+    StatusChange,
+    Ticket,
+)
 from helpdesk.selectors import is_technician
 
 
@@ -77,6 +85,49 @@ def change_status(ticket: Ticket, status: str, *, by, resolution: str = "") -> T
     if previous != status:
         StatusChange.objects.create(ticket=ticket, from_status=previous, to_status=status, by=by)
     return ticket
+
+
+def add_attachment(ticket: Ticket, upload, *, by) -> Attachment:
+    """Join a file (a screenshot, a log, a PDF) to a ticket the user may follow.
+
+    The file is read for what it really is: an empty one, one over the size limit, one whose
+    content is not what its name says (a program renamed .png) or that nothing here can open
+    is refused with a French message, and the ticket is left as it was."""
+    from django.conf import settings
+
+    from ai.converters.base import ConversionError
+    from ai.converters.detect import LABELS, TEXT_FORMATS, detect_format, extension_format
+
+    if not (is_technician(by) or ticket.requester_id == by.pk):
+        raise PermissionDenied("Seuls le demandeur et les techniciens joignent des fichiers.")
+    name = (getattr(upload, "name", "") or "fichier").rsplit("/", 1)[-1][:200]
+    limit = settings.HELPDESK_ATTACHMENT_MAX_BYTES
+    if ticket.attachments.count() >= settings.HELPDESK_ATTACHMENTS_PER_TICKET:
+        raise TicketError(
+            f"« {name} » : ce ticket a déjà {settings.HELPDESK_ATTACHMENTS_PER_TICKET} pièces "
+            "jointes, le maximum."
+        )
+    if not upload.size:
+        raise TicketError(f"« {name} » est vide.")
+    if upload.size > limit:
+        raise TicketError(
+            f"« {name} » dépasse la taille maximale d'une pièce jointe "
+            f"({limit // (1024 * 1024)} Mo)."
+        )
+    upload.seek(0)
+    data = upload.read()  # whole: an Office file's table of contents is at its end
+    upload.seek(0)
+    try:
+        found = detect_format(data, name)
+    except ConversionError as exc:
+        raise TicketError(f"« {name} » : {exc}") from exc
+    claimed = extension_format(name)
+    if claimed and claimed != found and not {claimed, found} <= TEXT_FORMATS:
+        raise TicketError(
+            f"« {name} » se présente comme un fichier {LABELS[claimed]} mais contient un "
+            f"fichier {LABELS[found]} : renommez-le avec la bonne extension."
+        )
+    return Attachment.objects.create(ticket=ticket, file=upload, name=name, uploaded_by=by)
 
 
 def add_comment(ticket: Ticket, *, author, body: str, internal: bool = False) -> Comment:

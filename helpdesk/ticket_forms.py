@@ -7,6 +7,27 @@ from django import forms
 from helpdesk.models import Article, Category, Ticket
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; each is checked by services.add_attachment."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        # An empty file is refused by the service, with its name, after the ticket is saved.
+        kwargs.setdefault("allow_empty_file", True)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(f, initial) for f in files if f]
+
+
+ATTACHMENT_HELP = "Copie d'écran, journal d'erreur, PDF… (10 Mo au plus par fichier)."
+
+
 class TicketForm(forms.Form):
     title = forms.CharField(label="Titre", max_length=250)
     description = forms.CharField(
@@ -40,6 +61,9 @@ class TicketForm(forms.Form):
         coerce=int,
         initial=Ticket.Priority.NORMAL,
     )
+    attachments = MultipleFileField(
+        label="Pièces jointes", required=False, help_text=ATTACHMENT_HELP
+    )
     conversation = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, missing: dict[str, str] | None = None, **kwargs):
@@ -51,7 +75,12 @@ class TicketForm(forms.Form):
 
 
 class CommentForm(forms.Form):
-    body = forms.CharField(label="Votre message", widget=forms.Textarea(attrs={"rows": 3}))
+    body = forms.CharField(
+        label="Votre message", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    attachments = MultipleFileField(
+        label="Pièces jointes", required=False, help_text=ATTACHMENT_HELP
+    )
     internal = forms.BooleanField(
         label="Note interne (invisible pour le demandeur)", required=False
     )

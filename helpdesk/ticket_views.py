@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from helpdesk import intake, replies, selectors, services
 from helpdesk.models import Category, Ticket
 from helpdesk.ticket_forms import CommentForm, StatusForm, TicketForm
+
+logger = logging.getLogger(__name__)
 
 
 def ticket_list(request: HttpRequest) -> HttpResponse:
@@ -89,7 +93,7 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
         if suggested is not None:
             initial["category"] = suggested.pk
     missing = {name: intake.QUESTIONS[name] for name in reading.missing} if initial else {}
-    form = TicketForm(request.POST or None, initial=initial, missing=missing)
+    form = TicketForm(request.POST or None, request.FILES or None, initial=initial, missing=missing)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -107,6 +111,8 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
         except services.TicketError as exc:
             form.add_error(None, str(exc))
         else:
+            # The ticket is kept even if a file is refused: the agent adds it again from there.
+            _attach(request, ticket, d["attachments"])
             messages.success(request, f"Ticket n° {ticket.pk} ouvert : la DSI vous répondra ici.")
             return redirect("helpdesk:ticket", pk=ticket.pk)
     return render(
@@ -197,23 +203,61 @@ def ticket_article(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("helpdesk:article_edit", pk=article.pk)
 
 
+def _attach(request: HttpRequest, ticket: Ticket, files) -> int:
+    """Join each file; a refused one is said in French and does not stop the others."""
+    joined = 0
+    for upload in files:
+        try:
+            services.add_attachment(ticket, upload, by=request.user)
+            joined += 1
+        except services.TicketError as exc:
+            logger.info("Pièce jointe refusée sur le ticket %s : %s", ticket.pk, exc)
+            messages.error(request, f"Pièce jointe non ajoutée : {exc}")
+    return joined
+
+
 @require_POST
 def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = selectors.get_ticket(request.user, pk)
-    form = CommentForm(request.POST)
-    if form.is_valid():
+    form = CommentForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Le message n'a pas pu être lu ; réessayez.")
+        return redirect("helpdesk:ticket", pk=ticket.pk)
+    body, files = form.cleaned_data["body"], form.cleaned_data["attachments"]
+    if not body.strip() and not files:
+        messages.error(request, "Le message est vide.")
+        return redirect("helpdesk:ticket", pk=ticket.pk)
+    if body.strip():
         try:
             services.add_comment(
-                ticket,
-                author=request.user,
-                body=form.cleaned_data["body"],
-                internal=form.cleaned_data["internal"],
+                ticket, author=request.user, body=body, internal=form.cleaned_data["internal"]
             )
         except services.TicketError as exc:
             messages.error(request, str(exc))
-    else:
-        messages.error(request, "Le message est vide.")
+    _attach(request, ticket, files)
     return redirect("helpdesk:ticket", pk=ticket.pk)
+
+
+def attachment_download(request: HttpRequest, pk: int, attachment_id: int) -> FileResponse:
+    """A ticket's file, for whoever may see the ticket; always downloaded, never rendered
+    in the portal's origin (an HTML file would run its scripts there)."""
+    ticket = selectors.get_ticket(request.user, pk)
+    attachment = ticket.attachments.filter(pk=attachment_id).first()
+    if attachment is None:
+        raise Http404("Aucune pièce jointe ne correspond à la demande.")
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as exc:
+        logger.error("Pièce jointe %s absente du disque : %s", attachment.pk, attachment.file.name)
+        raise Http404("Ce fichier n'est plus disponible.") from exc
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.name,
+        content_type="application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @require_POST

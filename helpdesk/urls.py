@@ -16,6 +16,11 @@ urlpatterns = [
     ),
     path("assistance/tickets/<int:pk>/etat/", ticket_views.ticket_status, name="ticket_status"),
     path(
+        "assistance/tickets/<int:pk>/pieces-jointes/<int:attachment_id>/",
+        ticket_views.attachment_download,
+        name="attachment",
+    ),
+    path(
         "assistance/tickets/<int:pk>/reponse-suggeree/",
         ticket_views.ticket_reply_draft,
         name="ticket_reply_draft",
