@@ -136,6 +136,13 @@ def run_import(job_id: int) -> ImportJob | None:
     job.status = ImportJob.Status.DONE
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "finished_at"])
+    if job.created or job.updated:
+        # The assistants learn the imported resolutions and articles now, not at the next
+        # scheduled run of their sources.
+        from ai import services as ai_services
+        from helpdesk.services import HELPDESK_PROVIDERS
+
+        ai_services.refresh_app_sources(*HELPDESK_PROVIDERS, user=job.started_by)
     if job.errors:
         logger.warning(
             "helpdesk import %s (%s): %d rows refused (first: line %s, %s)",

@@ -292,7 +292,16 @@ def test_xlsx_import_with_dates_and_numbers(technician):
 
 
 @pytest.mark.django_db
-def test_articles_import(technician):
+def test_articles_import(technician, dsi):
+    from ai.models import Collection, IngestionRun, Source
+
+    kb = Collection.objects.create(name="Aide", slug="aide", direction=dsi)
+    Source.objects.create(
+        collection=kb,
+        name="Articles",
+        kind=Source.Kind.APP,
+        config={"provider": "helpdesk.articles"},
+    )
     data = (
         "Sujet;Contenu;Catégorie;Statut\n"
         "Changer le toner;Ouvrir le capot…;Matériel > Imprimantes;Publié\n"
@@ -308,8 +317,13 @@ def test_articles_import(technician):
     article = Article.objects.get()
     assert article.status == Article.Status.PUBLISHED
     assert article.category.path == "Matériel > Imprimantes"
+    # The assistants' knowledge base is re-indexed at once, once: an unchanged re-import
+    # starts nothing.
+    assert IngestionRun.objects.filter(source__collection=kb).count() == 1
+    IngestionRun.objects.update(status=IngestionRun.Status.DONE)
     assert run(technician, data, name="kb.csv", kind="articles").unchanged == 1
     assert Article.objects.count() == 1
+    assert IngestionRun.objects.filter(source__collection=kb).count() == 1
 
 
 @pytest.mark.django_db
