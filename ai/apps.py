@@ -1,4 +1,11 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _schedules_after_migrate(sender, **kwargs) -> None:
+    from ai.services import ensure_schedules
+
+    ensure_schedules()
 
 
 class AiConfig(AppConfig):
@@ -8,6 +15,8 @@ class AiConfig(AppConfig):
 
     def ready(self) -> None:
         from core.modules import Module, register
+
+        post_migrate.connect(_schedules_after_migrate, sender=self, dispatch_uid="ai_schedules")
 
         register(
             Module(

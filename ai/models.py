@@ -90,6 +90,11 @@ class IngestionRun(models.Model):
     error = models.TextField("erreur", blank=True)
     # Seconds spent per stage, summed over documents: fetch, convert, chunk, embed, store.
     timings = models.JSONField("durées", default=dict, blank=True)
+    # When a document of the run last finished (or the run started): a run with no progress
+    # for longer than a task may last lost its tasks (a Redis broker does not hand back the
+    # task of a killed worker), and is resumed (services.resume_stalled_runs).
+    progress_at = models.DateTimeField("dernière avancée", default=timezone.now)
+    resumes = models.PositiveSmallIntegerField("reprises", default=0)
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name="lancée par",

@@ -526,7 +526,60 @@ def _finish(doc_id: int, run_id: int | None, **fields) -> None:
     fields["last_run_id"] = run_id
     Document.objects.filter(pk=doc_id).update(**fields)
     if run_id is not None:
+        IngestionRun.objects.filter(pk=run_id).update(progress_at=timezone.now())
         finalize_if_done(run_id)
+
+
+MAX_RESUMES = 3
+
+
+def ensure_schedules() -> None:
+    """The watchdog of stalled runs, every five minutes (idempotent; after migrations)."""
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name="ai.resume_stalled_runs",
+        defaults={
+            "func": "ai.tasks.resume_stalled_runs",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 5,
+        },
+    )
+
+
+def resume_stalled_runs(now=None) -> list[int]:
+    """Hand again to the workers the runs that stopped moving (every few minutes).
+
+    With the database broker, django-q2 redelivers the task of a killed worker after
+    `Q_CLUSTER["retry"]` seconds; with Redis it does not, and the run would stay « en cours »
+    forever with its documents never indexed. A run whose last progress is older than that
+    delay is started again: `execute_run` skips what this run already did and queues the
+    rest, and a document processed twice gives the same chunks (stable ids), so a resume
+    that overlaps a slow but living task duplicates nothing. After MAX_RESUMES the run is
+    failed with a French reason, for the administrator to look at."""
+    from django.conf import settings
+    from django_q.tasks import async_task
+
+    now = now or timezone.now()
+    stale_after = timedelta(seconds=settings.Q_CLUSTER.get("retry", 2100))
+    resumed = []
+    for run in IngestionRun.objects.filter(
+        status=IngestionRun.Status.RUNNING, progress_at__lt=now - stale_after
+    ):
+        if run.resumes >= MAX_RESUMES:
+            IngestionRun.objects.filter(pk=run.pk).update(
+                status=IngestionRun.Status.FAILED,
+                finished_at=now,
+                error="L'indexation s'est interrompue plusieurs fois sans avancer (worker "
+                "arrêté ?). Relancez-la ; si cela se reproduit, consultez le journal du serveur.",
+            )
+            logger.error("ingestion run %s failed after %s resumes", run.pk, run.resumes)
+            continue
+        IngestionRun.objects.filter(pk=run.pk).update(progress_at=now, resumes=run.resumes + 1)
+        logger.warning("ingestion run %s stalled since %s: resumed", run.pk, run.progress_at)
+        async_task("ai.tasks.execute_run", run.pk, task_name=f"ai-run-{run.pk}-resume")
+        resumed.append(run.pk)
+    return resumed
 
 
 def ingest_document(doc_id: int, run_id: int | None = None) -> str:

@@ -22,3 +22,7 @@ def scheduled_run(source_id: int) -> None:
     source = Source.objects.filter(pk=source_id, enabled=True).first()
     if source is not None:
         services.start_run(source)
+
+
+def resume_stalled_runs() -> int:
+    return len(services.resume_stalled_runs())

@@ -393,3 +393,61 @@ def test_document_task_delivered_again_after_its_commit_closes_the_run(upload_so
     run.refresh_from_db()
     assert run.status == IngestionRun.Status.DONE
     assert sorted(Chunk.objects.values_list("pk", "order")) == chunks_before
+
+
+# --- Tasks lost with their worker (Redis broker) ------------------------------------------------
+
+
+@pytest.fixture
+def q_sync(settings, monkeypatch):
+    from django_q.conf import Conf
+
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.mark.django_db
+def test_a_run_whose_tasks_were_lost_is_resumed_and_finishes(upload_source, settings, q_sync):
+    """With Redis, the task a killed worker had taken is gone: nothing redelivers it. The
+    watchdog sees the run stalled past Q_RETRY and starts it again; nothing is duplicated."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ai import services
+    from ai.models import Chunk, Document, IngestionRun
+
+    run = IngestionRun.objects.create(source=upload_source, total=3)
+    first = upload_source.documents.order_by("uri").first()
+    services.ingest_document(first.pk, run.pk)  # one document done before the crash
+    chunks_of_first = set(first.chunks.values_list("pk", flat=True))
+    # ... and the other two tasks vanished with the worker.
+    assert services.resume_stalled_runs() == []  # not stalled yet: still within Q_RETRY
+
+    later = timezone.now() + timedelta(seconds=settings.Q_CLUSTER["retry"] + 1)
+    assert services.resume_stalled_runs(now=later) == [run.pk]
+
+    run.refresh_from_db()
+    assert run.status == IngestionRun.Status.DONE and run.resumes == 1
+    assert set(first.chunks.values_list("pk", flat=True)) == chunks_of_first
+    assert all(d.chunks.exists() for d in upload_source.documents.all())
+    assert Document.objects.filter(last_run=run).count() == 3
+    texts = list(Chunk.objects.values_list("document_id", "order"))
+    assert len(texts) == len(set(texts))  # no passage twice
+
+
+@pytest.mark.django_db
+def test_a_run_that_never_moves_ends_failed_in_french(upload_source, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ai import services
+    from ai.models import IngestionRun
+
+    run = IngestionRun.objects.create(source=upload_source, total=3, resumes=services.MAX_RESUMES)
+    later = timezone.now() + timedelta(seconds=settings.Q_CLUSTER["retry"] + 1)
+    assert services.resume_stalled_runs(now=later) == []
+    run.refresh_from_db()
+    assert run.status == IngestionRun.Status.FAILED
+    assert "interrompue plusieurs fois" in run.error
