@@ -79,6 +79,7 @@ def check_spikes(today: date | None = None) -> list:
         series,
         since=today - timedelta(days=1),
         until=today,
+        start=start,
         message=_message,
         url=reverse("helpdesk:dashboard"),
     )

@@ -32,15 +32,19 @@ def record_spikes(
     until: date,
     message: Callable[[Series, Anomaly], str],
     url: str = "",
+    start: date | None = None,
     **detector_options,
 ) -> list[Alert]:
     """Run the spike detector on each series and store the alerts of days in [since, until]
-    not already raised. Each series is passed with zeros up to `until`, so a category with no
-    ticket lately is judged on its quiet days too."""
+    not already raised. Each series is passed with zeros from `start` (the beginning of the
+    window looked at) up to `until`: a kind of request that did not exist a month ago and
+    floods in today is judged against those zeros, not left unjudged for want of history."""
     new: list[Alert] = []
     for s in series:
         counts = dict(s.counts)
         counts.setdefault(until, 0)
+        if start is not None:
+            counts.setdefault(start, 0)
         for anomaly in detect_spikes(counts, **detector_options):
             if not since <= anomaly.day <= until:
                 continue

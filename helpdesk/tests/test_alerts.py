@@ -71,6 +71,12 @@ def test_a_surge_raises_one_alert_sent_to_the_it_manager(history, manager, techn
     assert Alert.objects.count() == 1 and len(mail.outbox) == 1
 
 
+def test_a_new_kind_of_request_flooding_in_is_an_alert(history, manager):
+    teams = Category.objects.create(name="Visioconférence")  # no ticket before today
+    _tickets(teams, TODAY, 9)
+    assert [a.subject_label for a in alerts.check_spikes(TODAY)] == ["Visioconférence"]
+
+
 def test_an_ordinary_day_and_a_bank_holiday_backlog_raise_nothing(history, manager):
     printers, vpn = history
     _tickets(printers, TODAY, 4)
