@@ -6,7 +6,8 @@ open; the web process owns it (see ai.index_sync). With QDRANT_URL any process m
 Hybrid search asks for the dense and the sparse candidates separately, each under the access
 filter, and fuses their scores here (`fuse`): plain reciprocal-rank fusion lost to BM25 alone
 on the French Q/A benchmark (bench/retrieval.py), a weighted sum of min-max normalised scores
-beats both.
+beats both. The sparse side's weight shrinks with the share of the question's terms that no
+sparse candidate contains (`matched_share`): BM25 cannot see those words at all.
 
 Local mode scores every point in Python loops (seconds per filtered query at 100,000 points),
 so in local mode the store keeps an in-process numpy copy of its points (`LocalIndex`), fed by
@@ -43,6 +44,23 @@ SPARSE_WEIGHT = 0.6
 class Hit:
     point_id: str
     score: float
+    # Sparse candidates only: the query's term indices found in the point's sparse vector.
+    terms: tuple[int, ...] = ()
+
+
+def matched_share(query_terms: Sequence[int], sparse_hits: Sequence[Hit]) -> float:
+    """Share of the query's terms that at least one sparse candidate contains.
+
+    A word no passage the user may see contains (a new compound such as « cyberharcèlement »,
+    a typo, a word the passages always spell otherwise) leaves BM25 ranking on the remaining
+    words alone, often a single common one: the dense side, which reads the whole question,
+    deserves more of the say then. When every term is found (the common case) nothing
+    changes. On bench/retrieval.py's CNIL FAQ it recovers two questions and loses none."""
+    wanted = set(query_terms)
+    if not wanted:
+        return 0.0
+    found = wanted.intersection(term for hit in sparse_hits for term in hit.terms)
+    return len(found) / len(wanted)
 
 
 def _minmax(scores: list[float], complete: bool = False) -> list[float]:
@@ -356,15 +374,17 @@ class LocalIndex:
 
     # -- search ------------------------------------------------------------------------------
 
-    def _top(self, scores: np.ndarray, limit: int) -> list[Hit]:
+    def _top_rows(self, scores: np.ndarray, limit: int) -> np.ndarray:
         valid = np.flatnonzero(np.isfinite(scores))
         if not len(valid) or limit <= 0:
-            return []
+            return valid[:0]
         if len(valid) > limit:
             part = np.argpartition(-scores[valid], limit - 1)[:limit]
             valid = valid[part]
-        order = valid[np.argsort(-scores[valid], kind="stable")]
-        return [Hit(self.ids[i], float(scores[i])) for i in order]
+        return valid[np.argsort(-scores[valid], kind="stable")]
+
+    def _top(self, scores: np.ndarray, limit: int) -> list[Hit]:
+        return [Hit(self.ids[i], float(scores[i])) for i in self._top_rows(scores, limit)]
 
     def search_dense(self, vector, flt: models.Filter | None, limit: int) -> list[Hit]:
         with self.lock:
@@ -389,6 +409,7 @@ class LocalIndex:
             corpus = int(np.count_nonzero(self.alive & self.has_sparse))
             scores = np.zeros(len(self.ids), dtype=np.float32)
             touched = np.zeros(len(self.ids), dtype=bool)
+            postings: list[tuple[int, np.ndarray]] = []
             for term, weight in zip(sparse["indices"], sparse["values"], strict=True):
                 lo = np.searchsorted(self._terms, term, "left")
                 hi = np.searchsorted(self._terms, term, "right")
@@ -404,8 +425,19 @@ class LocalIndex:
                 idf = math.log((corpus - df + 0.5) / (df + 0.5) + 1.0)
                 scores[rows] += np.float32(weight * idf) * vals
                 touched[rows] = True
+                postings.append((int(term), rows))
             scores[~(touched & mask)] = -np.inf
-            return self._top(scores, limit)
+            top = self._top_rows(scores, limit)
+            # Which of the query's terms each candidate holds (see `matched_share`).
+            place = {int(row): i for i, row in enumerate(top)}
+            terms: list[list[int]] = [[] for _ in top]
+            for term, rows in postings:
+                for row in rows[np.isin(rows, top)]:
+                    terms[place[int(row)]].append(term)
+            return [
+                Hit(self.ids[row], float(scores[row]), tuple(sorted(found)))
+                for row, found in zip(top, terms, strict=True)
+            ]
 
 
 class VectorStore:
@@ -533,7 +565,8 @@ class VectorStore:
     def _qdrant_candidates(
         self, dense, sparse_vec, query_filter, candidates: int, which: tuple[str, ...]
     ) -> dict[str, list[Hit]]:
-        """Dense and/or sparse candidates in one round trip, each under the filter."""
+        """Dense and/or sparse candidates in one round trip, each under the filter. Sparse
+        candidates come with their sparse vector, to tell which query terms each one holds."""
         requests = [
             models.QueryRequest(
                 query=dense if name == DENSE else sparse_vec,
@@ -541,12 +574,22 @@ class VectorStore:
                 filter=query_filter,
                 limit=candidates,
                 with_payload=False,
+                with_vector=[SPARSE] if name == SPARSE else False,
             )
             for name in which
         ]
         responses = self.client.query_batch_points(self.collection, requests=requests)
+        wanted = set(sparse_vec.indices)
+
+        def hit(point, name: str) -> Hit:
+            if name != SPARSE:
+                return Hit(str(point.id), float(point.score))
+            vector = point.vector.get(SPARSE) if isinstance(point.vector, dict) else None
+            found = wanted.intersection(vector.indices) if vector is not None else ()
+            return Hit(str(point.id), float(point.score), tuple(sorted(found)))
+
         return {
-            name: [Hit(str(p.id), float(p.score)) for p in response.points]
+            name: [hit(p, name) for p in response.points]
             for name, response in zip(which, responses, strict=True)
         }
 
@@ -581,14 +624,19 @@ class VectorStore:
         candidates: int = 50,
         mode: str = "hybrid",
     ) -> list[Hit]:
-        """Dense, sparse or both fused (`fuse`), always under `query_filter`."""
+        """Dense, sparse or both fused (`fuse`), always under `query_filter`; the sparse side
+        weighs less when some of the query's terms are in none of its candidates."""
         if mode == "dense":
             return self.candidates(dense, sparse, query_filter, limit, (DENSE,)).get(DENSE, [])
         if mode == "sparse":
             return self.candidates(dense, sparse, query_filter, limit, (SPARSE,)).get(SPARSE, [])
         wanted = max(candidates, limit)
         found = self.candidates(dense, sparse, query_filter, wanted, (DENSE, SPARSE))
-        return fuse(found.get(DENSE, []), found.get(SPARSE, []), limit, candidates=wanted)
+        sparse_hits = found.get(SPARSE, [])
+        weight = SPARSE_WEIGHT * matched_share(sparse["indices"], sparse_hits)
+        return fuse(
+            found.get(DENSE, []), sparse_hits, limit, sparse_weight=weight, candidates=wanted
+        )
 
 
 _store: VectorStore | None = None

@@ -1,9 +1,11 @@
 """French lexical analysis and the sparse (BM25-style) vectors built from it.
 
-Tokens are lower-cased, stop words removed, stemmed with Snowball's French stemmer, then
-accent-folded, so "délibérations" and "deliberation" meet. Each stem is hashed to a 31-bit
-index. Document vectors carry BM25's saturated term frequency; Qdrant's IDF modifier supplies
-the inverse document frequency at query time, so the index needs no global statistics.
+Words glued at a case change are split first ("duRGPD", "LaCommission": text extracted from
+HTML or PDF often loses the space around emphasised words). Tokens are lower-cased, stop words
+removed, stemmed with Snowball's French stemmer, then accent-folded, so "délibérations" and
+"deliberation" meet. Each stem is hashed to a 31-bit index. Document vectors carry BM25's
+saturated term frequency; Qdrant's IDF modifier supplies the inverse document frequency at
+query time, so the index needs no global statistics.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from stop_words import get_stop_words
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _ELISION = re.compile(r"^(?:[ldjmntsc]|qu|jusqu|lorsqu|puisqu|quoiqu)['’]", re.IGNORECASE)
+# A lower-case letter directly followed by a capital: two words whose space was lost (French
+# words and acronyms do not change case inside). Camel-case names (« DansMaRue ») are split
+# too, the same way in passages and questions, so they still match each other.
+_CASE_CHANGE = re.compile(r"(?<=[a-zß-öø-ÿœ])(?=[A-ZÀ-ÖØ-ÞŒŸ])")
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -57,10 +63,11 @@ def fold(text: str) -> str:
 
 
 def analyze(text: str) -> list[str]:
-    """French analysis: tokens → no stop words → Snowball stems → folded accents."""
+    """French analysis: glued words split → tokens → no stop words → Snowball stems → folded
+    accents."""
     stop = _stopwords()
     tokens = []
-    for match in _TOKEN.finditer(text.lower()):
+    for match in _TOKEN.finditer(_CASE_CHANGE.sub(" ", text).lower()):
         token = _ELISION.sub("", match.group())
         if len(token) < 2 and not token.isdigit():
             continue

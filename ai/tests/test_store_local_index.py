@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 from qdrant_client import QdrantClient, models
 
-from ai.store import DENSE, SPARSE, Hit, VectorStore, fuse
+from ai.store import DENSE, SPARSE, Hit, VectorStore, fuse, matched_share
 
 
 @pytest.fixture
@@ -124,3 +125,58 @@ def test_a_complete_list_is_scaled_from_zero():
     fused = fuse([Hit("a", 0.5), Hit("b", 0.4)], [Hit("b", 2.0), Hit("a", 1.5)], 10, candidates=50)
     assert [h.point_id for h in fused] == ["b", "a"]
     assert fused[1].score == pytest.approx(0.4 * 1.0 + 0.6 * 0.75)
+
+
+def test_sparse_candidates_name_the_query_terms_they_hold_as_qdrant_does(stores):
+    fast, slow = stores
+    rng = random.Random(3)
+    for flt in filters():
+        terms = sorted(rng.sample(range(60), 5))
+        sparse = {"indices": terms, "values": [1.0] * 5}
+        a = fast.candidates([0.0] * 512, sparse, flt, 25, (SPARSE,)).get(SPARSE, [])
+        b = slow.candidates([0.0] * 512, sparse, flt, 25, (SPARSE,)).get(SPARSE, [])
+        assert [(h.point_id, h.terms) for h in a] == [(h.point_id, h.terms) for h in b]
+        for hit in a:
+            assert hit.terms and set(hit.terms) <= set(terms)
+
+
+def test_matched_share_counts_query_terms_found_in_any_candidate():
+    hits = [Hit("a", 3.0, (1, 2)), Hit("b", 1.0, (2,))]
+    assert matched_share([1, 2, 3, 4], hits) == 0.5
+    assert matched_share([1, 2], hits) == 1.0
+    assert matched_share([1, 2], []) == 0.0
+    assert matched_share([], hits) == 0.0
+
+
+@pytest.mark.parametrize("fast_local", [True, False])
+def test_a_query_term_no_passage_holds_gives_the_dense_side_the_lead(settings, fast_local):
+    settings.QDRANT_URL = None
+    store = VectorStore(QdrantClient(location=":memory:"), "t", fast_local=fast_local)
+    e1, e2 = np.eye(512)[0], np.eye(512)[1]
+    meaning = {"a": e1, "b": e2, "c": (e1 + e2) / np.sqrt(2)}  # the question is e1
+    words = {"a": {}, "b": {7: 1.0}, "c": {7: 0.5}}
+    store.upsert(
+        [
+            models.PointStruct(
+                id=str(uuid.UUID(int=i + 1)),
+                vector={
+                    DENSE: meaning[name].tolist(),
+                    SPARSE: models.SparseVector(
+                        indices=list(words[name]), values=list(words[name].values())
+                    ),
+                },
+                payload={"name": name},
+            )
+            for i, name in enumerate("abc")
+        ]
+    )
+    names = {str(uuid.UUID(int=i + 1)): name for i, name in enumerate("abc")}
+
+    def ranking(terms):
+        sparse = {"indices": terms, "values": [1.0] * len(terms)}
+        return [names[h.point_id] for h in store.hybrid_query(e1.tolist(), sparse, None)]
+
+    # Every query term is found: BM25 keeps its usual say and its best match leads.
+    assert ranking([7]) == ["b", "c", "a"]
+    # Half of the question (term 99) is in no passage: the passage closest in meaning leads.
+    assert ranking([7, 99]) == ["a", "c", "b"]
