@@ -77,6 +77,8 @@ def session_conversations(session_key: str | None, assistant: Assistant) -> Quer
 
 def get_conversation(user, pk, *, session_key: str | None = None) -> Conversation:
     """One of the requester's conversations with an assistant they may still use, or 404."""
+    if not str(pk).isdigit():  # a hand-edited form or URL: nothing to find, not a crash
+        raise Http404("Aucune conversation ne correspond à la demande.")
     qs = Conversation.objects.select_related("assistant")
     if getattr(user, "is_authenticated", False):
         conversation = qs.filter(pk=pk, user=user).first()

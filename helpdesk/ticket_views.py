@@ -56,6 +56,8 @@ def _prefill(request: HttpRequest) -> dict:
     persiste ») or from ?titre=&description=."""
     conversation_id = request.GET.get("conversation", "")
     if conversation_id:
+        if not conversation_id.isdigit():
+            raise Http404("Aucune conversation ne correspond à la demande.")
         from chat import selectors as chat_selectors
 
         conversation, said, proposed = chat_selectors.conversation_digest(
@@ -184,7 +186,8 @@ def ticket_reply_draft(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def ticket_category(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = selectors.get_ticket(request.user, pk)
-    category = Category.objects.filter(pk=request.POST.get("category") or 0).first()
+    raw = request.POST.get("category", "")
+    category = Category.objects.filter(pk=raw).first() if raw.isdigit() else None
     services.set_category(ticket, category, by=request.user)
     messages.success(request, f"Ticket classé dans « {category.path if category else '—'} ».")
     return redirect("helpdesk:ticket", pk=ticket.pk)

@@ -131,3 +131,22 @@ def test_another_agents_conversation_is_not_carried_over(client, agent, dsi):
         {"title": "Test", "priority": "2", "conversation": conversation.pk},
     )
     assert Ticket.objects.get().conversation_id is None
+
+
+def test_a_garbled_conversation_number_is_a_404(client, agent):
+    client.force_login(agent)
+    assert client.get("/assistance/tickets/nouveau/?conversation=abc").status_code == 404
+
+
+def test_garbled_numbers_on_the_other_helpdesk_forms_are_handled(client, agent, technician):
+    from helpdesk import services
+
+    client.force_login(agent)
+    assert (
+        client.post("/assistance/resolu-sans-ticket/", {"conversation": "abc"}).status_code == 404
+    )
+    ticket = services.open_ticket(requester=agent, title="Souris")
+    client.force_login(technician)
+    client.post(f"/assistance/tickets/{ticket.pk}/categorie/", {"category": "abc"})
+    ticket.refresh_from_db()
+    assert ticket.category is None
