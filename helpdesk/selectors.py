@@ -19,6 +19,22 @@ def is_technician(user) -> bool:
     return bool(getattr(user, "is_authenticated", False)) and user.has_perm(TECHNICIAN_PERM)
 
 
+def technicians():
+    """Active people who handle tickets (the role's permission, not superuser status)."""
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.with_perm(
+            TECHNICIAN_PERM,
+            include_superusers=False,
+            backend="django.contrib.auth.backends.ModelBackend",
+        )
+        .filter(is_active=True)
+        .order_by("last_name", "first_name", "email")
+    )
+
+
 def visible_tickets(user) -> QuerySet[Ticket]:
     qs = Ticket.objects.select_related("category", "requester", "assigned_to", "direction")
     if not getattr(user, "is_authenticated", False):

@@ -62,6 +62,21 @@ def open_ticket(
     return ticket
 
 
+def _tell(ticket: Ticket, person, title: str, body: str = "") -> None:
+    """Notify one person about a ticket (portal and e-mail), once the change is saved; never
+    the one who made it."""
+    from django.urls import reverse
+
+    from core.notifications import notify
+
+    if person is None:
+        return
+    url = reverse("helpdesk:ticket", args=[ticket.pk])
+    transaction.on_commit(
+        lambda: notify([person], title=f"Ticket n° {ticket.pk} : {title}", body=body, url=url)
+    )
+
+
 @transaction.atomic
 def change_status(ticket: Ticket, status: str, *, by, resolution: str = "") -> Ticket:
     """Technicians move a ticket along; each change is kept in its history."""
@@ -84,6 +99,37 @@ def change_status(ticket: Ticket, status: str, *, by, resolution: str = "") -> T
     ticket.save()
     if previous != status:
         StatusChange.objects.create(ticket=ticket, from_status=previous, to_status=status, by=by)
+        if ticket.requester_id and ticket.requester_id != by.pk:
+            if status == Ticket.Status.RESOLVED:
+                _tell(ticket, ticket.requester, "résolu", f"{ticket.title}\n\n{ticket.resolution}")
+            elif status == Ticket.Status.WAITING:
+                _tell(
+                    ticket,
+                    ticket.requester,
+                    "la DSI attend votre réponse",
+                    f"{ticket.title} : répondez sur la page du ticket.",
+                )
+    return ticket
+
+
+@transaction.atomic
+def assign(ticket: Ticket, technician, *, by) -> Ticket:
+    """Give the ticket to a technician (or to nobody); a new ticket becomes « pris en
+    charge ». The technician is told when someone else assigns it to them."""
+    from helpdesk.selectors import technicians
+
+    if not is_technician(by):
+        raise PermissionDenied("Seuls les techniciens attribuent les tickets.")
+    if technician is not None and not technicians().filter(pk=technician.pk).exists():
+        raise TicketError("Cette personne ne traite pas les tickets.")
+    if ticket.assigned_to_id == (technician.pk if technician else None):
+        return ticket
+    ticket.assigned_to = technician
+    ticket.save(update_fields=["assigned_to", "updated_at"])
+    if technician is not None and ticket.status == Ticket.Status.NEW:
+        change_status(ticket, Ticket.Status.ASSIGNED, by=by)
+    if technician is not None and technician.pk != by.pk:
+        _tell(ticket, technician, "vous est attribué", ticket.title)
     return ticket
 
 
@@ -136,7 +182,16 @@ def add_comment(ticket: Ticket, *, author, body: str, internal: bool = False) ->
         raise TicketError("Le commentaire est vide.")
     if internal and not is_technician(author):
         raise PermissionDenied("Seuls les techniciens écrivent des notes internes.")
-    return Comment.objects.create(ticket=ticket, author=author, body=body, internal=internal)
+    with transaction.atomic():
+        comment = Comment.objects.create(ticket=ticket, author=author, body=body, internal=internal)
+        # The other side hears of it; an internal note stays between technicians.
+        if not internal:
+            if author.pk == ticket.requester_id:
+                if ticket.assigned_to_id and ticket.assigned_to_id != author.pk:
+                    _tell(ticket, ticket.assigned_to, "nouveau message du demandeur", body)
+            elif ticket.requester_id:
+                _tell(ticket, ticket.requester, "réponse de la DSI", body)
+    return comment
 
 
 @transaction.atomic

@@ -88,9 +88,19 @@ class CommentForm(forms.Form):
 
 class StatusForm(forms.Form):
     status = forms.ChoiceField(label="État", choices=Ticket.Status.choices)
+    assigned_to = forms.ModelChoiceField(
+        label="Technicien", queryset=None, required=False, empty_label="Personne"
+    )
     resolution = forms.CharField(
         label="Résolution", required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+    def __init__(self, *args, **kwargs):
+        from helpdesk.selectors import technicians
+
+        super().__init__(*args, **kwargs)
+        self.fields["assigned_to"].queryset = technicians()
+        self.fields["assigned_to"].label_from_instance = lambda u: u.get_full_name() or u.email
 
 
 class ArticleForm(forms.Form):

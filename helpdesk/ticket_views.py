@@ -155,7 +155,11 @@ def _detail(request: HttpRequest, ticket: Ticket, **extra) -> HttpResponse:
         "comments": selectors.ticket_comments(request.user, ticket),
         "history": ticket.history.select_related("by"),
         "comment_form": CommentForm(),
-        "status_form": StatusForm(initial={"status": ticket.status}) if technician else None,
+        "status_form": StatusForm(
+            initial={"status": ticket.status, "assigned_to": ticket.assigned_to_id}
+        )
+        if technician
+        else None,
         "similar": similar,
         "suggested_category": suggested,
         "articles": ticket.articles.all() if technician else [],
@@ -270,16 +274,20 @@ def ticket_status(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("Seuls les techniciens changent l'état d'un ticket.")
     form = StatusForm(request.POST)
     if form.is_valid():
+        d = form.cleaned_data
+        before = ticket.status
         try:
-            services.change_status(
-                ticket,
-                form.cleaned_data["status"],
-                by=request.user,
-                resolution=form.cleaned_data["resolution"],
-            )
+            services.assign(ticket, d["assigned_to"], by=request.user)
+            # The state shown was left as it was: assigning a new ticket already took it on.
+            if d["status"] != before or d["resolution"]:
+                services.change_status(
+                    ticket, d["status"], by=request.user, resolution=d["resolution"]
+                )
             messages.success(request, "Ticket mis à jour.")
         except services.TicketError as exc:
             messages.error(request, str(exc))
+    else:
+        messages.error(request, "Choisissez un état et un technicien de la liste.")
     return redirect("helpdesk:ticket", pk=ticket.pk)
 
 

@@ -192,3 +192,60 @@ def test_the_category_is_learnt_from_past_tickets_and_suggested(client, people, 
     client.force_login(people["alice"])
     response = client.post(f"/assistance/tickets/{ticket.pk}/categorie/", {"category": ""})
     assert response.status_code == 403
+
+
+def test_each_side_is_told_of_the_others_messages(
+    client, people, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from core.models import Notification
+
+    ticket = services.open_ticket(requester=people["alice"], title="Scanner muet")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.change_status(ticket, Ticket.Status.ASSIGNED, by=people["tech"])
+        services.add_comment(ticket, author=people["tech"], body="Câble changé ?", internal=True)
+        services.add_comment(ticket, author=people["tech"], body="Pouvez-vous redémarrer ?")
+        services.add_comment(ticket, author=people["alice"], body="C'est fait, toujours muet.")
+        services.change_status(
+            ticket, Ticket.Status.RESOLVED, by=people["tech"], resolution="Pilote réinstallé."
+        )
+    told = [(n.user, n.title) for n in Notification.objects.order_by("pk")]
+    assert told == [
+        (people["alice"], f"Ticket n° {ticket.pk} : réponse de la DSI"),
+        (people["tech"], f"Ticket n° {ticket.pk} : nouveau message du demandeur"),
+        (people["alice"], f"Ticket n° {ticket.pk} : résolu"),
+    ]
+    assert all("Câble" not in n.body for n in Notification.objects.all())  # internal note
+    assert len(mail.outbox) == 3 and "Pilote réinstallé" in mail.outbox[-1].body
+    client.force_login(people["alice"])
+    assert f"/assistance/tickets/{ticket.pk}/" in client.get("/notifications/").content.decode()
+
+
+def test_a_ticket_is_assigned_to_a_colleague_who_is_told(
+    client, people, django_capture_on_commit_callbacks
+):
+    from core.models import Notification
+
+    colleague = UserFactory(roles=["agent", "technicien DSI"], directions=[people["dsi"]])
+    ticket = services.open_ticket(requester=people["alice"], title="Poste lent")
+    client.force_login(people["tech"])
+    page = client.get(f"/assistance/tickets/{ticket.pk}/").content.decode()
+    assert colleague.get_full_name() in page
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            f"/assistance/tickets/{ticket.pk}/etat/",
+            {"status": "new", "assigned_to": colleague.pk, "resolution": ""},
+        )
+    ticket.refresh_from_db()
+    assert (ticket.assigned_to, ticket.status) == (colleague, "assigned")
+    assert Notification.objects.get().user == colleague
+    # Only technicians can be given tickets.
+    response = client.post(
+        f"/assistance/tickets/{ticket.pk}/etat/",
+        {"status": "assigned", "assigned_to": people["bob"].pk},
+        follow=True,
+    )
+    ticket.refresh_from_db()
+    assert ticket.assigned_to == colleague
+    assert "technicien de la liste" in " ".join(str(m) for m in response.context["messages"])
