@@ -221,10 +221,16 @@ def seed(stdout) -> None:
         collection, _ = Collection.objects.get_or_create(
             slug=slug, defaults={"name": name, "direction": dsi, "visibility": visibility}
         )
-        source, _ = Source.objects.get_or_create(
+        # Hourly as a safety net: publishing an article or resolving a ticket re-indexes at once.
+        source = Source.objects.filter(
+            collection=collection, name="Assistance informatique"
+        ).first() or ai_services.create_source(
+            user=admin,
             collection=collection,
             name="Assistance informatique",
-            defaults={"kind": Source.Kind.APP, "config": {"provider": provider}},
+            kind=Source.Kind.APP,
+            config={"provider": provider},
+            schedule_minutes=60,
         )
         ai_services.start_run(source, user=admin, inline=True)
         bases[slug] = collection

@@ -99,6 +99,14 @@ def change_status(ticket: Ticket, status: str, *, by, resolution: str = "") -> T
     ticket.save()
     if previous != status:
         StatusChange.objects.create(ticket=ticket, from_status=previous, to_status=status, by=by)
+        if status == Ticket.Status.RESOLVED:
+            # Technicians find this resolution among the similar tickets from now on, not at
+            # the next scheduled run (runs already under way absorb it).
+            from ai import services as ai_services
+
+            transaction.on_commit(
+                lambda: ai_services.refresh_app_sources("helpdesk.technicians", user=by)
+            )
         if ticket.requester_id and ticket.requester_id != by.pk:
             if status == Ticket.Status.RESOLVED:
                 _tell(ticket, ticket.requester, "résolu", f"{ticket.title}\n\n{ticket.resolution}")

@@ -191,3 +191,22 @@ def test_the_assistant_never_cites_a_note_or_another_agents_ticket():
         assert "RAID" not in seen and "TWAIN" not in seen
     assert "RAID" in cited(tech, "contrôleur RAID console iLO")
     assert "TWAIN" in cited(other, "scanner pilote TWAIN réinstallé")  # their own ticket
+
+
+def test_a_resolution_is_searchable_by_technicians_at_once(
+    q_sync, django_capture_on_commit_callbacks
+):
+    dsi = DirectionFactory(code="DSI")
+    admin = UserFactory(roles=["agent", "administrateur IA"], directions=[dsi])
+    tech = UserFactory(roles=["agent", "technicien DSI"], directions=[dsi])
+    notes = Collection.objects.create(
+        name="Résolutions", slug="resolutions", direction=dsi, visibility=Visibility.DIRECTION
+    )
+    _app_source(admin, notes, "helpdesk.technicians")
+    ticket = services.open_ticket(requester=tech, title="Badge refusé au portique")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.change_status(
+            ticket, Ticket.Status.RESOLVED, by=tech, resolution="Badge réencodé à l'accueil."
+        )
+    sync_pending()
+    assert any("Badge" in r.document.title for r in search(tech, "badge réencodé portique"))
