@@ -182,6 +182,9 @@ ACCOUNT_RATE_LIMITS = {
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = f"Intranet {CITY_NAME}"
+# One 30-second step either side: a phone's clock a few seconds off, or a code typed as it
+# changes, is still accepted (RFC 6238 §5.2 recommends at most one step of drift).
+MFA_TOTP_TOLERANCE = env_int("MFA_TOTP_TOLERANCE", 1)
 # Roles (group names) whose members must enrol a second factor before using the portal;
 # administrators can also require it per user (User.mfa_required).
 MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES", [])

@@ -762,3 +762,13 @@ def test_oidc_callback_with_a_forged_state_is_refused(client, idp):
     assert "Échec de la connexion via réseau social" in text(response)
     assert not logged_in(client)
     assert not any(kind == "token" for kind, _ in idp.requests)
+
+
+def test_a_code_from_the_previous_step_is_accepted_but_not_older(client):
+    """A code typed as it changes (or a phone a few seconds off) still works; an old one not."""
+    from allauth.mfa.totp.internal.auth import validate_totp_code
+
+    secret = "JBSWY3DPEHPK3PXP"
+    step = int(time.time()) // 30
+    assert validate_totp_code(secret, format_hotp_value(hotp_value(secret, step - 1)))
+    assert not validate_totp_code(secret, format_hotp_value(hotp_value(secret, step - 3)))
