@@ -33,7 +33,6 @@ tfidf_similar_precision@5. `--skip-similar` leaves the product's similar search 
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import statistics
 import sys
@@ -41,6 +40,8 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+from _throwaway import configure  # bench/, first on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 CSV = Path("g_helpdesk_tickets") / "endava_support_tickets_all.csv"
@@ -71,29 +72,6 @@ def _scores(truth: list[str], predicted: list[str]) -> tuple[float, float]:
         round(float(accuracy_score(truth, predicted)), 4),
         round(float(f1_score(truth, predicted, average="macro", zero_division=0)), 4),
     )
-
-
-def _configure(tmp: Path) -> None:
-    """A throw-away database, media folder and in-memory Qdrant, before Django starts."""
-    os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
-    os.environ["DATA_DIR"] = str(tmp)
-    os.environ["MEDIA_ROOT"] = str(tmp / "media")
-    os.environ["QDRANT_PATH"] = ":memory:"
-    os.environ["QDRANT_URL"] = ""
-    os.environ["AI_INDEX_SYNC"] = "false"
-    os.environ["HAYSTACK_TELEMETRY_ENABLED"] = "False"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    import logging
-
-    logging.disable(logging.INFO)
 
 
 def _similar(train: list[tuple[str, str, str]], test: list[tuple[str, str, str]]) -> dict:
@@ -184,7 +162,7 @@ def main() -> None:
 
 
 def _run(tmp: Path, skip_similar: bool) -> None:
-    _configure(tmp)
+    configure(tmp)
     import numpy as np
     from django.conf import settings
     from sklearn.feature_extraction.text import TfidfVectorizer

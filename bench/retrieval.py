@@ -33,9 +33,10 @@ import sys
 import tempfile
 import time
 import uuid
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from _throwaway import configure  # bench/, first on sys.path when a script runs
 
 # One BLAS thread: on 2 shared cores OpenBLAS's spinning threads turn a 2 ms query embedding
 # into 150 ms as soon as another process (a worker embedding documents) takes a core. Must be
@@ -63,29 +64,6 @@ class QaSet:
     questions: list[tuple[str, int]] = field(default_factory=list)  # (question, passage index)
     doc_ids: list[int] = field(default_factory=list)  # passage index -> Document pk
     collection_id: int = 0
-
-
-def configure(tmp: Path) -> None:
-    """A throw-away database, media folder and in-memory Qdrant, before Django starts."""
-    os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
-    os.environ["DATA_DIR"] = str(tmp)
-    os.environ["MEDIA_ROOT"] = str(tmp / "media")
-    os.environ["QDRANT_PATH"] = ":memory:"
-    os.environ["QDRANT_URL"] = ""
-    os.environ["AI_INDEX_SYNC"] = "false"
-    os.environ["HAYSTACK_TELEMETRY_ENABLED"] = "False"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    import logging
-
-    logging.disable(logging.INFO)  # per-document pipeline and audit lines
-    # Qdrant warns that local mode is slow past 20,000 points: measured here instead.
-    warnings.filterwarnings("ignore", message="Local mode is not recommended")
 
 
 def load_set(name: str, corpus: Path) -> QaSet:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 
-from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
 from core.notifications import notify
+from helpdesk import selectors
 from helpdesk.models import Category, Ticket
 from predictive.services import Series, record_spikes
 
@@ -58,11 +58,7 @@ def _message(series: Series, anomaly) -> str:
 
 
 def recipients():
-    return get_user_model().objects.with_perm(
-        "helpdesk.receive_alerts",
-        include_superusers=False,
-        backend="django.contrib.auth.backends.ModelBackend",
-    )
+    return selectors.people_with("helpdesk.receive_alerts")
 
 
 def check_spikes(today: date | None = None) -> list:

@@ -19,20 +19,24 @@ def is_technician(user) -> bool:
     return bool(getattr(user, "is_authenticated", False)) and user.has_perm(TECHNICIAN_PERM)
 
 
-def technicians():
-    """Active people who handle tickets (the role's permission, not superuser status)."""
+def people_with(perm: str):
+    """Active people who hold `perm` through their roles (superusers are not counted: being
+    an administrator does not make someone a technician or the IT manager)."""
     from django.contrib.auth import get_user_model
 
     return (
         get_user_model()
         .objects.with_perm(
-            TECHNICIAN_PERM,
-            include_superusers=False,
-            backend="django.contrib.auth.backends.ModelBackend",
+            perm, include_superusers=False, backend="django.contrib.auth.backends.ModelBackend"
         )
         .filter(is_active=True)
         .order_by("last_name", "first_name", "email")
     )
+
+
+def technicians():
+    """People who handle tickets."""
+    return people_with(TECHNICIAN_PERM)
 
 
 def visible_tickets(user) -> QuerySet[Ticket]:

@@ -56,8 +56,6 @@ def _prefill(request: HttpRequest) -> dict:
     persiste ») or from ?titre=&description=."""
     conversation_id = request.GET.get("conversation", "")
     if conversation_id:
-        if not conversation_id.isdigit():
-            raise Http404("Aucune conversation ne correspond à la demande.")
         from chat import selectors as chat_selectors
 
         conversation, said, proposed = chat_selectors.conversation_digest(
@@ -143,7 +141,9 @@ def _own_conversation(user, pk: int | None) -> int | None:
 
 def _detail(request: HttpRequest, ticket: Ticket, **extra) -> HttpResponse:
     technician = selectors.is_technician(request.user)
-    similar = selectors.similar_resolved(request.user, ticket) if technician else []
+    similar = extra.pop("similar", None)
+    if similar is None:
+        similar = selectors.similar_resolved(request.user, ticket) if technician else []
     suggested = None
     if technician:
         suggested = services.suggest_category(ticket.title, ticket.description)
@@ -179,12 +179,12 @@ def ticket_reply_draft(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = selectors.get_ticket(request.user, pk)
     if not selectors.is_technician(request.user):
         raise PermissionDenied("Réservé aux techniciens.")
-    similar = [t for t, _ in selectors.similar_resolved(request.user, ticket)]
-    draft = replies.draft_reply(ticket, similar, user=request.user, request=request)
+    similar = selectors.similar_resolved(request.user, ticket)
+    draft = replies.draft_reply(ticket, [t for t, _ in similar], user=request.user, request=request)
     form = CommentForm(initial={"body": draft.text})
     # The technician reads and edits it next: focus there, and room to read it whole.
     form.fields["body"].widget.attrs.update(autofocus=True, rows=12)
-    return _detail(request, ticket, comment_form=form, draft=draft)
+    return _detail(request, ticket, comment_form=form, draft=draft, similar=similar)
 
 
 @require_POST

@@ -106,36 +106,37 @@ _DATE_FORMATS = (
 )
 
 
-def parse_priority(value: str) -> int:
+def _coded(value: str, default, numbers: dict, labels: dict, unknown: str):
+    """A GLPI-style value given as its number or its label; `unknown` is the French refusal,
+    with `{value}` in it."""
     value = value.strip()
     if not value:
-        return Ticket.Priority.NORMAL
-    if re.fullmatch(r"\d+", value):
-        priority = _PRIORITY_NUMBERS.get(int(value))
-    else:
-        priority = _PRIORITY_LABELS.get(_key(value))
-    if priority is None:
-        raise RowError(
-            f"priorité « {value[:40]} » inconnue (attendu : Très basse, Basse, Moyenne, Haute, "
-            "Très haute, Majeure ou 1 à 6)"
-        )
-    return priority
+        return default
+    found = numbers.get(int(value)) if re.fullmatch(r"\d+", value) else labels.get(_key(value))
+    if found is None:
+        raise RowError(unknown.format(value=value[:40]))
+    return found
+
+
+def parse_priority(value: str) -> int:
+    return _coded(
+        value,
+        Ticket.Priority.NORMAL,
+        _PRIORITY_NUMBERS,
+        _PRIORITY_LABELS,
+        "priorité « {value} » inconnue (attendu : Très basse, Basse, Moyenne, Haute, "
+        "Très haute, Majeure ou 1 à 6)",
+    )
 
 
 def parse_status(value: str) -> str:
-    value = value.strip()
-    if not value:
-        return Ticket.Status.CLOSED
-    if re.fullmatch(r"\d+", value):
-        status = _STATUS_NUMBERS.get(int(value))
-    else:
-        status = _STATUS_LABELS.get(_key(value))
-    if status is None:
-        raise RowError(
-            f"statut « {value[:40]} » inconnu (attendu : Nouveau, En cours, En attente, Résolu "
-            "ou Clos)"
-        )
-    return status
+    return _coded(
+        value,
+        Ticket.Status.CLOSED,
+        _STATUS_NUMBERS,
+        _STATUS_LABELS,
+        "statut « {value} » inconnu (attendu : Nouveau, En cours, En attente, Résolu ou Clos)",
+    )
 
 
 def parse_date(value: str, label: str = "date") -> dt.datetime | None:

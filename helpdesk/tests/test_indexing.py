@@ -106,20 +106,30 @@ def test_the_console_adds_an_app_source(client):
     assert (source.kind, source.config) == ("app", {"provider": "helpdesk.articles"})
 
 
-def test_a_dsi_colleague_who_is_not_a_technician_never_reads_the_notes(client):
-    """The resolutions collection belongs to the whole IT department, but the helpdesk's own
-    rule holds on every path: internal notes for technicians, a ticket for its requester."""
+@pytest.fixture
+def it_department():
+    """The IT department: an AI administrator, a technician, two colleagues who are not
+    technicians; and one internal technician note."""
     dsi = DirectionFactory(code="DSI")
-    admin = UserFactory(roles=["agent", "administrateur IA"], directions=[dsi])
-    tech = UserFactory(roles=["agent", "technicien DSI"], directions=[dsi])
-    colleague = UserFactory(roles=["agent"], directions=[dsi])
-    other = UserFactory(roles=["agent"], directions=[dsi])
     Article.objects.create(
         title="Contrôleur RAID du serveur de fichiers",
         body="Note interne : redémarrer le contrôleur RAID depuis la console iLO.",
         audience=Article.Audience.TECHNICIANS,
         status=Article.Status.PUBLISHED,
     )
+    return (
+        dsi,
+        UserFactory(roles=["agent", "administrateur IA"], directions=[dsi]),
+        UserFactory(roles=["agent", "technicien DSI"], directions=[dsi]),
+        UserFactory(roles=["agent"], directions=[dsi]),
+        UserFactory(roles=["agent"], directions=[dsi]),
+    )
+
+
+def test_a_dsi_colleague_who_is_not_a_technician_never_reads_the_notes(client, it_department):
+    """The resolutions collection belongs to the whole IT department, but the helpdesk's own
+    rule holds on every path: internal notes for technicians, a ticket for its requester."""
+    dsi, admin, tech, colleague, other = it_department
     for requester, title in ((colleague, "Messagerie saturée"), (other, "Scanner hors service")):
         ticket = services.open_ticket(requester=requester, title=title, description=title)
         services.change_status(
@@ -147,23 +157,13 @@ def test_a_dsi_colleague_who_is_not_a_technician_never_reads_the_notes(client):
     assert client.get(f"/documents/{raid.pk}/").status_code == 200
 
 
-def test_the_assistant_never_cites_a_note_or_another_agents_ticket():
+def test_the_assistant_never_cites_a_note_or_another_agents_ticket(it_department):
     """Even an assistant opened to every agent on the resolutions base (a console mistake)
     answers a non-technician without the notes or other people's tickets."""
     from chat import services as chat_services
     from chat.models import Assistant, Conversation
 
-    dsi = DirectionFactory(code="DSI")
-    admin = UserFactory(roles=["agent", "administrateur IA"], directions=[dsi])
-    tech = UserFactory(roles=["agent", "technicien DSI"], directions=[dsi])
-    colleague = UserFactory(roles=["agent"], directions=[dsi])
-    other = UserFactory(roles=["agent"], directions=[dsi])
-    Article.objects.create(
-        title="Contrôleur RAID du serveur de fichiers",
-        body="Note interne : redémarrer le contrôleur RAID depuis la console iLO.",
-        audience=Article.Audience.TECHNICIANS,
-        status=Article.Status.PUBLISHED,
-    )
+    dsi, admin, tech, colleague, other = it_department
     ticket = services.open_ticket(requester=other, title="Scanner hors service")
     services.change_status(
         ticket, Ticket.Status.RESOLVED, by=tech, resolution="Scanner : pilote TWAIN réinstallé."
